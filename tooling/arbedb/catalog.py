@@ -1,0 +1,92 @@
+"""A comparable snapshot of what a database defines, read from pg_catalog.
+
+Used to prove "nothing changed" (failed apply, re-apply, round trip), to
+fingerprint the catalog at apply time (``arbedb status`` reports drift since),
+and by ``verify`` to diff a live database against the repository.
+Object names and definitions only: no OIDs, so two databases built by the same
+SQL give equal snapshots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+# The schemas this project owns or shapes. `arbedb` (bookkeeping) is left out:
+# its rows change on every apply by design.
+SCHEMAS = ("public", "arbe", "arbe_private", "auth")
+
+_QUERIES: dict[str, str] = {
+    "schemas": """
+        SELECT n.nspname, pg_get_userbyid(n.nspowner), coalesce(n.nspacl::text, '')
+        FROM pg_namespace n WHERE n.nspname = ANY(%(schemas)s)""",
+    "relations": """
+        SELECT n.nspname || '.' || c.relname, c.relkind::text, c.relrowsecurity, c.relforcerowsecurity,
+               c.relreplident::text, coalesce(c.relacl::text, '')
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ANY(%(schemas)s) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')""",
+    "columns": """
+        SELECT n.nspname || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+               a.attnotnull, coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attgenerated::text,
+               a.attidentity::text, a.attnum
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE n.nspname = ANY(%(schemas)s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+          AND a.attnum > 0 AND NOT a.attisdropped""",
+    "constraints": """
+        SELECT n.nspname || '.' || c.relname, co.conname, pg_get_constraintdef(co.oid)
+        FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(%(schemas)s)""",
+    "indexes": """
+        SELECT schemaname || '.' || tablename, indexname, indexdef
+        FROM pg_indexes WHERE schemaname = ANY(%(schemas)s)""",
+    "functions": """
+        SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+               pg_get_functiondef(p.oid), coalesce(p.proacl::text, ''), pg_get_userbyid(p.proowner)
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = ANY(%(schemas)s) AND p.prokind IN ('f', 'p')""",
+    "policies": """
+        SELECT schemaname || '.' || tablename, policyname, permissive, roles::text, cmd,
+               coalesce(qual, ''), coalesce(with_check, '')
+        FROM pg_policies WHERE schemaname = ANY(%(schemas)s)""",
+    "triggers": """
+        SELECT n.nspname || '.' || c.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled::text
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ANY(%(schemas)s) AND NOT t.tgisinternal""",
+    "publications": """
+        SELECT p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate,
+               coalesce((SELECT string_agg(pt.schemaname || '.' || pt.tablename, ',' ORDER BY 1, 2)
+                         FROM pg_publication_tables pt WHERE pt.pubname = p.pubname), '')
+        FROM pg_publication p""",
+}
+
+
+def snapshot(conn) -> dict[str, list[list]]:
+    """``{kind: sorted rows}`` for ``conn`` (a psycopg connection)."""
+    out: dict[str, list[list]] = {}
+    with conn.cursor() as cur:
+        for kind, query in _QUERIES.items():
+            cur.execute(query, {"schemas": list(SCHEMAS)})
+            out[kind] = sorted([list(map(_plain, row)) for row in cur.fetchall()], key=repr)
+    return out
+
+
+def _plain(value):
+    return value if isinstance(value, (str, int, bool)) or value is None else str(value)
+
+
+def fingerprint(snap: dict) -> str:
+    return hashlib.sha256(json.dumps(snap, sort_keys=True).encode()).hexdigest()
+
+
+def diff(before: dict, after: dict) -> list[str]:
+    """Human-readable lines: what one snapshot has that the other does not."""
+    lines: list[str] = []
+    for kind in sorted(set(before) | set(after)):
+        a = {json.dumps(r) for r in before.get(kind, [])}
+        b = {json.dumps(r) for r in after.get(kind, [])}
+        lines += [f"{kind}: only before: {r}" for r in sorted(a - b)]
+        lines += [f"{kind}: only after:  {r}" for r in sorted(b - a)]
+    return lines

@@ -1,0 +1,160 @@
+"""`arbedb`: a thin click layer over the importable command functions."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import warnings
+from functools import wraps
+
+import click
+
+from . import commands
+from .config import find_project
+from .db import resolve_dsn
+from .errors import ArbedbError
+from .server import project_server
+
+warnings.filterwarnings("ignore", module="platformdirs")
+
+
+def _fail_cleanly(fn):
+    """Every ArbedbError becomes one line on stderr and exit 1; no traceback."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ArbedbError as exc:
+            click.echo(f"arbedb: error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+dsn_option = click.option("--dsn", envvar=None, help="Database URL (else DATABASE_URL, else the local server).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Version-controlled SQL for Arbe's houses: apply, lint, verify, RLS-test."""
+
+
+def _print_apply(result, target) -> None:
+    click.echo(f"database: {target.origin}")
+    for step in result.steps:
+        click.echo(f"  {step}")
+    for path in result.declarative:
+        click.echo(f"  applied {path}")
+    if not result.steps and not result.declarative:
+        click.echo("  nothing to do: at head and no declarative file changed")
+    click.echo(f"at {', '.join(result.heads) or 'base'} in {result.seconds:.2f}s")
+
+
+@main.command()
+@dsn_option
+@click.option("--redeclare", is_flag=True, help="Re-apply the declarative layer even if no file changed.")
+@_fail_cleanly
+def apply(dsn, redeclare):
+    """Upgrade to head, then policies/, triggers/, electric/: one transaction, all or nothing."""
+    project = find_project()
+    target = resolve_dsn(project, dsn)
+    _print_apply(commands.apply(project, target.dsn, redeclare=redeclare), target)
+
+
+@main.command()
+@_fail_cleanly
+def up():
+    """Start the local server if needed, apply everything, say where it is."""
+    project = find_project()
+    target = resolve_dsn(project, None)
+    _print_apply(commands.apply(project, target.dsn), target)
+    click.echo(f"connect: psql {target.dsn}   (or `arbedb db psql`)")
+
+
+@main.command()
+@click.argument("revision", default="-1")
+@dsn_option
+@_fail_cleanly
+def down(revision, dsn):
+    """Downgrade to REVISION (default: one step back; `base` for everything)."""
+    project = find_project()
+    target = resolve_dsn(project, dsn)
+    _print_apply(commands.down(project, target.dsn, revision), target)
+
+
+@main.command()
+@dsn_option
+@_fail_cleanly
+def status(dsn):
+    """Current and pending revisions, changed declarative files, drift."""
+    project = find_project()
+    target = resolve_dsn(project, dsn)
+    st = commands.status(project, target.dsn)
+    click.echo(f"database: {target.origin}")
+    click.echo(f"current: {', '.join(st.current) or 'base (nothing applied)'}")
+    click.echo(f"head:    {', '.join(st.heads)}")
+    click.echo(f"pending revisions: {len(st.pending)}")
+    for line in st.pending:
+        click.echo(f"  {line}")
+    changes = st.declarative.lines()
+    click.echo(f"declarative files changed since last apply: {len(changes)}")
+    for line in changes:
+        click.echo(f"  {line}")
+    click.echo(f"drift: {st.drift}")
+
+
+@main.command()
+@click.argument("name")
+@_fail_cleanly
+def new(name):
+    """A new revision NAME with its .up.sql and .down.sql."""
+    project = find_project()
+    for path in commands.new(project, name):
+        click.echo(f"created {path.relative_to(project.root)}")
+
+
+@main.group()
+def db() -> None:
+    """The local PostgreSQL server arbedb owns (data in .arbedb/)."""
+
+
+@db.command()
+@_fail_cleanly
+def start():
+    server = project_server(find_project())
+    url = server.start()
+    click.echo(f"running: {url}  ({server.binaries.describe()}, data in {server.data})")
+
+
+@db.command()
+@_fail_cleanly
+def stop():
+    server = project_server(find_project())
+    click.echo("stopped" if server.stop() else "not running")
+
+
+@db.command()
+@_fail_cleanly
+def url():
+    server = project_server(find_project())
+    if not server.is_running():
+        raise ArbedbError("the local server is not running; start it with `arbedb db start`")
+    click.echo(server.url())
+    click.echo(f"# {server.binaries.describe()}", err=True)
+
+
+@db.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@_fail_cleanly
+def psql(args):
+    """psql on the local server (extra ARGS are passed through)."""
+    server = project_server(find_project())
+    url = server.start()
+    exe = shutil.which("psql") or str(server.binaries.bindir / "psql")
+    os.execv(exe, [exe, url, *args])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,140 @@
+"""The command layer: one importable function per migration command (the CLI wraps these)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import catalog
+from .config import Project
+from .declarative import DeclarativeChanges, compare, declarative_files, read_record
+from .errors import ArbedbError
+from .migration import sql_paths
+from .runtime import APPLIED_TABLE, VERSION_SCHEMA, ApplyResult
+
+
+def alembic_config(project: Project, dsn: str | None = None, **attributes):
+    from alembic.config import Config
+
+    cfg = Config(str(project.alembic_ini))
+    cfg.set_main_option("script_location", str(project.migrations_dir))
+    cfg.attributes.update(project=project, dsn=dsn, **attributes)
+    return cfg
+
+
+def _run_alembic(fn, cfg, *args, **kwargs) -> ApplyResult:
+    import sqlalchemy.exc
+    from alembic.util import CommandError
+
+    try:
+        fn(cfg, *args, **kwargs)
+    except CommandError as exc:
+        raise ArbedbError(f"alembic: {exc}") from None
+    except sqlalchemy.exc.OperationalError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise ArbedbError(f"cannot use the database ({first}); check --dsn / DATABASE_URL") from None
+    return cfg.attributes["result"]
+
+
+def apply(project: Project, dsn: str, *, redeclare: bool = False) -> ApplyResult:
+    """Upgrade to head, then the declarative layer; one transaction under the advisory lock."""
+    from alembic import command
+
+    cfg = alembic_config(project, dsn, declarative=True, redeclare=redeclare)
+    return _run_alembic(command.upgrade, cfg, "head")
+
+
+def offline_sql(project: Project, target: str = "head") -> str:
+    """The SQL `alembic upgrade --sql` emits, declarative layer included."""
+    import io
+
+    from alembic import command
+
+    buf = io.StringIO()
+    cfg = alembic_config(project, None, declarative=True)
+    cfg.output_buffer = buf
+    _run_alembic(command.upgrade, cfg, target, sql=True)
+    return buf.getvalue()
+
+
+def down(project: Project, dsn: str, revision: str = "-1") -> ApplyResult:
+    from alembic import command
+
+    cfg = alembic_config(project, dsn, declarative=False)
+    return _run_alembic(command.downgrade, cfg, revision)
+
+
+@dataclass
+class Status:
+    current: tuple[str, ...]
+    heads: tuple[str, ...]
+    pending: list[str]  # "0002 add x", oldest first
+    declarative: DeclarativeChanges
+    drift: str  # one line
+
+
+def status(project: Project, dsn: str) -> Status:
+    from alembic.script import ScriptDirectory
+
+    from .db import connect
+
+    script = ScriptDirectory.from_config(alembic_config(project))
+    heads = tuple(script.get_heads())
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{VERSION_SCHEMA}.alembic_version",))
+        current = ()
+        if cur.fetchone()[0]:
+            cur.execute(f"SELECT version_num FROM {VERSION_SCHEMA}.alembic_version")
+            current = tuple(r[0] for r in cur.fetchall())
+        pending = [
+            f"{rev.revision} {rev.doc}"
+            for rev in reversed(list(script.iterate_revisions("heads", current or "base")))
+            if rev.revision not in current
+        ] if set(current) != set(heads) else []
+        changes = compare(declarative_files(project), read_record(cur))
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (APPLIED_TABLE,))
+        recorded = None
+        if cur.fetchone()[0]:
+            cur.execute(f"SELECT catalog_sha256, applied_at FROM {APPLIED_TABLE}")
+            recorded = cur.fetchone()
+        if recorded is None:
+            drift = "unknown: nothing applied by arbedb yet"
+        elif catalog.fingerprint(catalog.snapshot(conn)) == recorded[0]:
+            drift = f"none: the catalog is as the last apply ({recorded[1]:%Y-%m-%d %H:%M:%S %Z}) left it"
+        else:
+            drift = (f"the catalog changed since the last apply ({recorded[1]:%Y-%m-%d %H:%M:%S %Z}): "
+                     "something was altered by hand; `arbedb apply --redeclare` restores the declarative layer")
+        conn.rollback()
+    return Status(current, heads, pending, changes, drift)
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+UP_TEMPLATE = """\
+-- {rev} {name}: upgrade.
+-- Runs verbatim inside the apply transaction (no BEGIN/COMMIT here).
+-- If this touches a synced table, say so: Electric drops that table's shapes
+-- and clients re-sync them.
+"""
+DOWN_TEMPLATE = """\
+-- {rev} {name}: downgrade; undo exactly what the .up.sql does, in reverse order.
+"""
+
+
+def new(project: Project, name: str, *, up_sql: str | None = None, down_sql: str | None = None) -> list[Path]:
+    """A new revision: the alembic file and its .up.sql / .down.sql."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    if not _NAME.match(name):
+        raise ArbedbError(f"revision name {name!r}: use lower_snake_case letters, digits and _ (e.g. add_labels)")
+    cfg = alembic_config(project)
+    script_dir = ScriptDirectory.from_config(cfg)
+    numbers = [int(r.revision) for r in script_dir.walk_revisions() if r.revision.isdigit()]
+    rev_id = f"{max(numbers, default=0) + 1:04d}"
+    script = command.revision(cfg, message=name, rev_id=rev_id)
+    up, down_ = sql_paths(script.path)
+    up.write_text(up_sql if up_sql is not None else UP_TEMPLATE.format(rev=rev_id, name=name))
+    down_.write_text(down_sql if down_sql is not None else DOWN_TEMPLATE.format(rev=rev_id, name=name))
+    return [Path(script.path), up, down_]

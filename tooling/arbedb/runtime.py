@@ -1,0 +1,152 @@
+"""The migration runtime that ``migrations/env.py`` hands control to.
+
+Both ``arbedb apply`` and a plain ``alembic upgrade head`` come through here, so
+they behave the same: one transaction holding an advisory lock, the pending
+revisions, then (on an upgrade to head) the declarative layer, the bookkeeping
+and a catalog fingerprint. Any error rolls all of it back.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import catalog
+from .config import Project, find_project
+from .declarative import STATE_TABLE, compare, declarative_files, read_record, record_sql
+from .sqlexec import run_sql
+
+# Every arbedb apply on one database serialises on this advisory lock key
+# (bytes of "arbedb" in a bigint): a second apply waits, then finds nothing to do.
+ADVISORY_LOCK_KEY = 0x617262656462
+VERSION_SCHEMA = "arbedb"
+APPLIED_TABLE = "arbedb.applied"
+
+
+@dataclass
+class ApplyResult:
+    steps: list[str] = field(default_factory=list)  # "upgrade 0001 (schema v1)"
+    declarative: list[str] = field(default_factory=list)  # files applied
+    heads: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+def prelude_sql(project: Project) -> str:
+    """Lock, timeouts and bookkeeping tables; first thing in every apply transaction."""
+    return f"""\
+-- arbedb: serialise applies; wait at most {project.apply_lock_wait} for another one.
+SET LOCAL lock_timeout = '{project.apply_lock_wait}';
+SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});
+-- arbedb: a DDL statement blocked by traffic fails after {project.lock_timeout} instead of queueing.
+SET LOCAL lock_timeout = '{project.lock_timeout}';
+SELECT set_config('arbedb.publication', '{project.publication}', true);
+CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};
+REVOKE ALL ON SCHEMA {VERSION_SCHEMA} FROM PUBLIC;
+CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
+    path text PRIMARY KEY,
+    sha256 text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS {APPLIED_TABLE} (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    catalog_sha256 text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+def _project_for(config) -> Project:
+    if "project" in config.attributes:
+        return config.attributes["project"]
+    return find_project(Path(config.config_file_name).resolve().parent)
+
+
+def _wants_declarative(config) -> bool:
+    explicit = config.attributes.get("declarative")
+    if explicit is not None:
+        return explicit
+    cmd = getattr(getattr(config, "cmd_opts", None), "cmd", None)
+    return bool(cmd) and cmd[0].__name__ == "upgrade"
+
+
+def run(context) -> None:
+    """Entry point for migrations/env.py."""
+    config = context.config
+    project = _project_for(config)
+    result = ApplyResult()
+    config.attributes["result"] = result
+    started = time.perf_counter()
+    if context.is_offline_mode():
+        _run_offline(context, project)
+    else:
+        _run_online(context, project, result)
+    result.seconds = time.perf_counter() - started
+
+
+def _run_offline(context, project: Project) -> None:
+    context.configure(
+        dialect_name="postgresql", as_sql=True, literal_binds=True,
+        version_table_schema=VERSION_SCHEMA, transactional_ddl=True, transaction_per_migration=False,
+    )
+    with context.begin_transaction():
+        mc = context.get_context()
+        run_sql(mc, prelude_sql(project), "arbedb prelude")
+        context.run_migrations()
+        if _wants_declarative(context.config) and context.get_revision_argument() in ("head", "heads"):
+            files = declarative_files(project)
+            for f in files:
+                run_sql(mc, f"-- {f.relpath}\n{f.text}", f.relpath)
+            run_sql(mc, record_sql(files), "arbedb record")
+
+
+def _run_online(context, project: Project, result: ApplyResult) -> None:
+    import psycopg
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from .db import resolve_dsn
+
+    config = context.config
+    dsn = config.attributes.get("dsn") or resolve_dsn(project).dsn
+    engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn), poolclass=NullPool)
+    downgraded = []
+
+    def on_step(ctx, step, heads, run_args):
+        if step.is_upgrade is False:
+            downgraded.append(step)
+        verb = "stamp" if step.is_stamp else "upgrade" if step.is_upgrade else "downgrade"
+        result.steps.append(f"{verb} {step.up_revision_id or 'base'}: {step.up_revision.doc if step.up_revision else ''}")
+
+    with engine.connect() as conn:
+        context.configure(
+            connection=conn, version_table_schema=VERSION_SCHEMA, transactional_ddl=True,
+            transaction_per_migration=False, on_version_apply=on_step,
+        )
+        with context.begin_transaction():
+            mc = context.get_context()
+            run_sql(mc, prelude_sql(project), "arbedb prelude")
+            context.run_migrations()
+            raw = conn.connection.driver_connection
+            result.heads = tuple(mc.get_current_heads())
+            at_head = set(result.heads) == set(ScriptDirectory.from_config(config).get_heads())
+            if downgraded:
+                # The declarative layer was written for head; say so until it is re-applied.
+                run_sql(mc, f"DELETE FROM {STATE_TABLE};", "arbedb record")
+            elif _wants_declarative(config) and at_head:
+                files = declarative_files(project)
+                with raw.cursor() as cur:
+                    changes = compare(files, read_record(cur))
+                ran = any(not s.startswith("stamp") for s in result.steps)
+                if ran or changes.any or config.attributes.get("redeclare"):
+                    for f in files:
+                        run_sql(mc, f.text, f.relpath)
+                        result.declarative.append(f.relpath)
+                    run_sql(mc, record_sql(files), "arbedb record")
+            if result.steps or result.declarative:
+                fp = catalog.fingerprint(catalog.snapshot(raw))
+                with raw.cursor() as cur:
+                    cur.execute(
+                        f"INSERT INTO {APPLIED_TABLE} (catalog_sha256) VALUES (%s) ON CONFLICT (id) DO UPDATE "
+                        "SET catalog_sha256 = excluded.catalog_sha256, applied_at = now()", (fp,))
