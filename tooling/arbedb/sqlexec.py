@@ -16,10 +16,31 @@ from pathlib import Path
 from .errors import ArbedbError
 
 
-def _line_of(sql: str, position: int | None) -> int | None:
-    if not position:
-        return None
-    return sql.count("\n", 0, position - 1) + 1
+def statements(sql: str) -> list[tuple[int, str]]:
+    """(character offset, text) of each statement, split by PostgreSQL's own scanner.
+
+    Only the scanner runs (pglast, ``with_parser=False``): quoting, dollar-quoted
+    bodies and comments are understood, while syntax errors are left for the
+    server to report. If even scanning fails, the file is one statement.
+    """
+    from pglast.parser import split
+
+    try:
+        slices = split(sql, with_parser=False, only_slices=True)
+    except Exception:
+        return [(0, sql)]
+    out = []
+    for sl in slices:
+        text = sql[sl]
+        # Point at the statement, not at the comment lines that precede it.
+        skipped = len(text) - len(text.lstrip())
+        while text[skipped:].startswith("--"):
+            newline = text.find("\n", skipped)
+            if newline < 0:
+                break
+            skipped = newline + 1 + len(text[newline + 1:]) - len(text[newline + 1:].lstrip())
+        out.append((sl.start + skipped, text[skipped:]))
+    return out
 
 
 def run_sql(migration_context, sql: str, source: str | Path) -> None:
@@ -30,17 +51,22 @@ def run_sql(migration_context, sql: str, source: str | Path) -> None:
     import sqlalchemy.exc
 
     conn = migration_context.connection
-    try:
-        conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
-    except sqlalchemy.exc.DBAPIError as exc:
-        raise sql_error(exc.orig, sql, source) from None
+    for offset, statement in statements(sql):
+        try:
+            conn.exec_driver_sql(statement, execution_options={"no_parameters": True})
+        except sqlalchemy.exc.DBAPIError as exc:
+            raise sql_error(exc.orig, sql, source, offset) from None
 
 
-def sql_error(error, sql: str, source: str | Path) -> ArbedbError:
+def sql_error(error, sql: str, source: str | Path, offset: int = 0) -> ArbedbError:
     """One line: where (file:line), what PostgreSQL said, and that nothing was kept."""
     diag = getattr(error, "diag", None)
-    line = _line_of(sql, int(diag.statement_position)) if diag and diag.statement_position else None
-    where = f"{source}:{line}" if line else str(source)
+    position = offset + (int(diag.statement_position) - 1 if diag and diag.statement_position else 0)
+    line = sql.count("\n", 0, position) + 1
+    where = f"{source}:{line}"
     primary = (diag.message_primary if diag and diag.message_primary else str(error)).strip()
     hint = f" (hint: {diag.message_hint})" if diag and diag.message_hint else ""
+    if getattr(error, "sqlstate", None) == "55P03":  # lock_not_available
+        hint += (" (a lock was held by other traffic past lock_timeout: retry when it is quieter, "
+                 "or raise lock_timeout in [tool.arbedb])")
     return ArbedbError(f"{where}: {primary}{hint}; the whole apply was rolled back, fix the file and re-run")

@@ -1,0 +1,43 @@
+"""Shared test helpers. Database fixtures come from the arbedb pytest plugin."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from arbedb import catalog
+from arbedb.config import find_project
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_PARTS = ("pyproject.toml", "alembic.ini", "migrations", "policies", "triggers", "electric")
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    """A writable copy of this project (SQL and config only) to break or extend."""
+    for part in PROJECT_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy(src, tmp_path / part)
+    return find_project(tmp_path)
+
+
+@pytest.fixture
+def empty_dsn(arbedb_cluster):
+    with arbedb_cluster.database() as dsn:
+        yield dsn
+
+
+def snapshot(dsn: str) -> dict:
+    with psycopg.connect(dsn) as conn:
+        return catalog.snapshot(conn)
+
+
+def assert_same_catalog(before: dict, after: dict) -> None:
+    differences = catalog.diff(before, after)
+    assert not differences, "catalog differs:\n" + "\n".join(differences[:40])
