@@ -1,11 +1,11 @@
--- 0002 downgrade: drop the tables (children first) and the two schemas.
+-- 0002 downgrade: drop the two schemas, then the tables (children first).
 -- Electric: every synced table goes; all shapes are dropped.
--- arbe and arbe_private are dropped with CASCADE because the declarative layer
--- (policies/, triggers/) puts its functions there; nothing else may live in them.
+-- arbe is dropped with CASCADE first because the declarative layer (policies/,
+-- triggers/) puts its functions there, and the policies and triggers on the
+-- tables depend on them; nothing else may live in arbe or arbe_private.
 
-DROP TABLE arbe_private.secret_values;
-DROP TABLE arbe_private.api_key_hashes;
-DROP TABLE arbe_private.invite_tokens;
+DROP SCHEMA arbe CASCADE;
+DROP SCHEMA arbe_private CASCADE;
 DROP TABLE public.api_keys;
 DROP TABLE public.invites;
 DROP TABLE public.secrets;
@@ -15,5 +15,3 @@ DROP TABLE public.environments;
 DROP TABLE public.agents;
 DROP TABLE public.members;
 DROP TABLE public.houses;
-DROP SCHEMA arbe_private CASCADE;
-DROP SCHEMA arbe CASCADE;

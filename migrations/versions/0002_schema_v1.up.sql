@@ -186,6 +186,7 @@ CREATE UNIQUE INDEX secrets_name_live_key ON public.secrets (house_id, name, env
     NULLS NOT DISTINCT WHERE deleted_at IS NULL;
 
 -- Foreign-key look-ups from parent to children (trigger checks, cascading reads).
+CREATE INDEX members_house_idx ON public.members (house_id);
 CREATE INDEX threads_agent_idx ON public.threads (house_id, agent_id) WHERE agent_id IS NOT NULL;
 CREATE INDEX threads_environment_idx ON public.threads (house_id, environment_id) WHERE environment_id IS NOT NULL;
 CREATE INDEX configs_agent_idx ON public.configs (house_id, agent_id) WHERE agent_id IS NOT NULL;

@@ -93,7 +93,9 @@ def _run_offline(context, project: Project) -> None:
         mc = context.get_context()
         run_sql(mc, prelude_sql(project), "arbedb prelude")
         context.run_migrations()
-        if _wants_declarative(context.config) and context.get_revision_argument() in ("head", "heads"):
+        target = context.get_revision_argument()  # already resolved to revision ids
+        targets = set(target if isinstance(target, tuple) else (target,))
+        if _wants_declarative(context.config) and targets == set(context.script.get_heads()):
             files = declarative_files(project)
             for f in files:
                 run_sql(mc, f"-- {f.relpath}\n{f.text}", f.relpath)

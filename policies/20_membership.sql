@@ -1,0 +1,74 @@
+-- Membership: which live houses the caller belongs to, and with what role.
+--
+-- All three read members and houses with the owner's rights (SECURITY DEFINER):
+-- a policy on members that queried members under the caller's own RLS would
+-- recurse. search_path = '' so no object the caller creates can shadow ours.
+
+-- Rank of a house role: owner > admin > member; unknown roles rank below all.
+CREATE OR REPLACE FUNCTION arbe.role_rank(role text) RETURNS integer
+LANGUAGE sql IMMUTABLE
+SET search_path = ''
+AS $$
+    SELECT CASE role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 0 END
+$$;
+
+-- arbe.caller_house_ids(min_role): the live houses where the caller holds a live
+-- membership of at least min_role. Policies use it as
+--     house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member')))
+-- The uncorrelated ARRAY(sub-select) is an InitPlan: evaluated once per
+-- statement, not once per row, and `= ANY(array)` lets the (house_id) WHERE
+-- deleted_at IS NULL index serve the scan. `house_id IN (SELECT arbe.caller_house_ids())`
+-- can instead plan as a hashed subplan over a sequential scan, hundreds of times
+-- slower for a caller in one house (measured in bench/rls_overhead.py).
+CREATE OR REPLACE FUNCTION arbe.caller_house_ids(min_role text DEFAULT 'member') RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+ROWS 10
+SET search_path = ''
+AS $$
+    SELECT m.house_id
+    FROM public.members AS m
+    JOIN public.houses AS h ON h.id = m.house_id
+    WHERE m.user_id = arbe.caller_id()
+      AND m.deleted_at IS NULL
+      AND h.deleted_at IS NULL
+      AND arbe.role_rank(m.role) >= arbe.role_rank(min_role)
+$$;
+
+-- SPEC §5: the caller's role in a live house, or NULL.
+CREATE OR REPLACE FUNCTION arbe.house_role(house_id uuid) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = ''
+AS $$
+    SELECT m.role
+    FROM public.members AS m
+    JOIN public.houses AS h ON h.id = m.house_id
+    WHERE m.house_id = house_role.house_id
+      AND m.user_id = arbe.caller_id()
+      AND m.deleted_at IS NULL
+      AND h.deleted_at IS NULL
+$$;
+
+-- SPEC §5: true when the caller has a live membership in a live house.
+CREATE OR REPLACE FUNCTION arbe.is_house_member(house_id uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = ''
+AS $$
+    SELECT arbe.house_role(house_id) IS NOT NULL
+$$;
+
+-- Whether a house has any membership row at all, live or soft-deleted. Used only
+-- by houses_select so a house's creator can see it during its own INSERT.
+CREATE OR REPLACE FUNCTION arbe.house_has_members(house_id uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = ''
+AS $$
+    SELECT EXISTS (SELECT FROM public.members AS m WHERE m.house_id = house_has_members.house_id)
+$$;
+
+-- Executable by authenticated only (SPEC §5). Policies run as the caller, so the
+-- caller needs EXECUTE on what they call; anon never reaches a policy because it
+-- holds no table privilege at all.
+REVOKE ALL ON FUNCTION arbe.role_rank(text), arbe.caller_house_ids(text), arbe.is_house_member(uuid),
+arbe.house_role(uuid), arbe.house_has_members(uuid) FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION arbe.role_rank(text), arbe.caller_house_ids(text), arbe.is_house_member(uuid),
+arbe.house_role(uuid), arbe.house_has_members(uuid) TO authenticated;

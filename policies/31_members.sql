@@ -1,0 +1,27 @@
+-- members (SPEC §5): a caller sees their own memberships in any house (so the
+-- client can list "my houses", including ones they left) and every membership
+-- of the houses they belong to. Nobody inserts directly: house creation and
+-- arbe.accept_invite do. Updates are narrowed here to the rows a caller may touch
+-- at all (their own, or any row of a house where they are admin+); which changes
+-- are allowed (role rules, removals, the last owner) is the guard trigger's job
+-- in triggers/40_guards.sql, because it depends on the old and new row together.
+
+DROP POLICY IF EXISTS members_select ON public.members;
+CREATE POLICY members_select ON public.members
+FOR SELECT TO authenticated
+USING (
+    user_id = (SELECT arbe.caller_id())
+    OR house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member')))
+);
+
+DROP POLICY IF EXISTS members_update ON public.members;
+CREATE POLICY members_update ON public.members
+FOR UPDATE TO authenticated
+USING (
+    deleted_at IS NULL
+    AND (
+        (user_id = (SELECT arbe.caller_id()) AND house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))))
+        OR house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin')))
+    )
+)
+WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))));

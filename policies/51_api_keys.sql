@@ -1,0 +1,63 @@
+-- API keys (SPEC §5): `arbe_` + a 12-hex-digit prefix + a 64-hex-digit secret,
+-- shown once. Only the prefix (to tell keys apart in a UI) and the SHA-256 of
+-- the whole key are stored; resolution hashes what it is given and compares in
+-- the database. Only service_role resolves keys (the API server does it for
+-- agents that present one).
+
+CREATE OR REPLACE FUNCTION arbe.create_api_key(house_id uuid, agent_id uuid, name text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    prefix text;
+    key text;
+    key_id uuid;
+BEGIN
+    IF arbe.role_rank(arbe.house_role(create_api_key.house_id)) < arbe.role_rank('admin') THEN
+        RAISE EXCEPTION 'only an admin or owner of the house can create API keys' USING ERRCODE = '42501';
+    END IF;
+    IF create_api_key.agent_id IS NOT NULL AND NOT EXISTS (
+        SELECT FROM public.agents AS a
+        WHERE a.id = create_api_key.agent_id AND a.house_id = create_api_key.house_id AND a.deleted_at IS NULL
+    ) THEN
+        RAISE EXCEPTION 'no live agent % in this house', create_api_key.agent_id USING ERRCODE = '23503';
+    END IF;
+    prefix := left(arbe.random_token(), 12);
+    key := 'arbe_' || prefix || arbe.random_token();
+    INSERT INTO public.api_keys (house_id, agent_id, name, prefix, created_by)
+    VALUES (create_api_key.house_id, create_api_key.agent_id, create_api_key.name, prefix, arbe.caller_id())
+    RETURNING id INTO key_id;
+    INSERT INTO arbe_private.api_key_hashes (api_key_id, key_hash) VALUES (key_id, arbe.token_hash(key));
+    RETURN key;
+END
+$$;
+
+-- Revoked, expired or deleted keys, keys of a deleted agent and keys of a
+-- deleted house resolve to nothing. last_used_at is written at most once a
+-- minute: every write is a row change Electric streams to the house's admins.
+CREATE OR REPLACE FUNCTION arbe.resolve_api_key(key text)
+RETURNS TABLE (api_key_id uuid, house_id uuid, agent_id uuid)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN QUERY
+    UPDATE public.api_keys AS k
+    SET last_used_at = CASE WHEN k.last_used_at > now() - interval '1 minute' THEN k.last_used_at ELSE now() END
+    FROM arbe_private.api_key_hashes AS kh, public.houses AS h
+    WHERE kh.key_hash = arbe.token_hash(key)
+      AND k.id = kh.api_key_id
+      AND h.id = k.house_id
+      AND h.deleted_at IS NULL
+      AND k.deleted_at IS NULL
+      AND k.revoked_at IS NULL
+      AND (k.expires_at IS NULL OR k.expires_at > now())
+      AND (k.agent_id IS NULL OR EXISTS (
+          SELECT FROM public.agents AS a WHERE a.id = k.agent_id AND a.deleted_at IS NULL))
+    RETURNING k.id, k.house_id, k.agent_id;
+END
+$$;
+
+REVOKE ALL ON FUNCTION arbe.create_api_key(uuid, uuid, text), arbe.resolve_api_key(text) FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION arbe.create_api_key(uuid, uuid, text) TO authenticated;
+GRANT EXECUTE ON FUNCTION arbe.resolve_api_key(text) TO service_role;

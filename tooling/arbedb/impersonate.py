@@ -1,0 +1,52 @@
+"""Act as a caller the Supabase way, inside a transaction that is always rolled back.
+
+    with as_user(conn, user_id, email="a@b.c") as cur:
+        cur.execute("SELECT * FROM threads")
+
+runs ``SET LOCAL ROLE authenticated`` and sets ``request.jwt.claims`` exactly as
+PostgREST does (SPEC §3). Nested inside an open transaction it uses a savepoint,
+so a test can build a world as service_role and then act as several callers on
+it; every change made while acting is undone on exit, error or not.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import contextmanager
+
+ANON = "anon"
+AUTHENTICATED = "authenticated"
+SERVICE = "service_role"
+
+
+def user_claims(user_id, email: str | None = None) -> dict:
+    claims = {"sub": str(user_id), "role": AUTHENTICATED}
+    if email is not None:
+        claims["email"] = email
+    return claims
+
+
+@contextmanager
+def acting_as(conn, role: str, claims: dict | str | None):
+    """The general form: any database role, claims as a dict, raw string (to test
+    malformed tokens) or None (no claims setting at all)."""
+    with conn.transaction(force_rollback=True):
+        cur = conn.cursor()
+        cur.execute(f"SET LOCAL ROLE {role}")
+        if claims is not None:
+            raw = claims if isinstance(claims, str) else json.dumps(claims)
+            cur.execute("SELECT set_config('request.jwt.claims', %s, true)", (raw,))
+        yield cur
+
+
+def as_user(conn, user_id: uuid.UUID | str, email: str | None = None):
+    return acting_as(conn, AUTHENTICATED, user_claims(user_id, email))
+
+
+def as_anon(conn):
+    return acting_as(conn, ANON, {"role": ANON})
+
+
+def as_service(conn):
+    return acting_as(conn, SERVICE, {"role": SERVICE})

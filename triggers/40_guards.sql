@@ -1,0 +1,144 @@
+-- Guards: the rules a policy cannot express because they compare the old row
+-- with the new one. Each raises with SQLSTATE 42501 and a message that names
+-- only the rule, never another house's data.
+
+-- Columns that never change once written (SPEC §4/§5), for every caller:
+-- server code has no reason to rewrite them either, and Electric consumers key
+-- rows by them. An argument 'once:col' allows one change from NULL to a value
+-- (revoking a key, accepting an invite) and none after.
+CREATE OR REPLACE FUNCTION arbe.keep_immutable() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    old_row jsonb := to_jsonb(OLD);
+    new_row jsonb := to_jsonb(NEW);
+    arg text;
+    col text;
+BEGIN
+    FOREACH arg IN ARRAY TG_ARGV LOOP
+        col := CASE WHEN arg LIKE 'once:%' THEN substr(arg, 6) ELSE arg END;
+        IF new_row -> col IS DISTINCT FROM old_row -> col
+           AND NOT (arg LIKE 'once:%' AND jsonb_typeof(old_row -> col) = 'null') THEN
+            RAISE EXCEPTION '%.% cannot be changed once set', TG_TABLE_NAME, col USING ERRCODE = '42501';
+        END IF;
+    END LOOP;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER houses_keep_immutable BEFORE UPDATE ON public.houses
+FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
+CREATE OR REPLACE TRIGGER members_keep_immutable BEFORE UPDATE ON public.members
+FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'user_id', 'created_at');
+CREATE OR REPLACE TRIGGER agents_keep_immutable BEFORE UPDATE ON public.agents
+FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
+CREATE OR REPLACE TRIGGER environments_keep_immutable BEFORE UPDATE ON public.environments
+FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
+CREATE OR REPLACE TRIGGER threads_keep_immutable BEFORE UPDATE ON public.threads
+FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
+CREATE OR REPLACE TRIGGER configs_keep_immutable BEFORE UPDATE ON public.configs
+FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_at');
+CREATE OR REPLACE TRIGGER secrets_keep_immutable BEFORE UPDATE ON public.secrets
+FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
+CREATE OR REPLACE TRIGGER invites_keep_immutable BEFORE UPDATE ON public.invites
+FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable(
+    'id', 'house_id', 'email', 'role', 'invited_by', 'created_at', 'once:accepted_at', 'once:accepted_by'
+);
+CREATE OR REPLACE TRIGGER api_keys_keep_immutable BEFORE UPDATE ON public.api_keys
+FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable(
+    'id', 'house_id', 'prefix', 'created_by', 'created_at', 'once:revoked_at'
+);
+
+-- A live house keeps at least one live owner, whoever is writing.
+-- Serialised per house: the house row is locked first, so two owners demoting
+-- each other in concurrent transactions run one after the other and the second
+-- sees the first's change (READ COMMITTED re-reads after the lock). The other
+-- owners' rows are locked too, which makes REPEATABLE READ transactions fail with
+-- a serialization error instead of trusting a stale count.
+CREATE OR REPLACE FUNCTION arbe.assert_keeps_an_owner(house_id uuid, member_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    house_live boolean;
+    other_owners integer;
+BEGIN
+    SELECT h.deleted_at IS NULL INTO house_live FROM public.houses AS h
+    WHERE h.id = assert_keeps_an_owner.house_id FOR NO KEY UPDATE;
+    IF NOT coalesce(house_live, false) THEN
+        RETURN;
+    END IF;
+    SELECT count(*) INTO other_owners FROM (
+        SELECT FROM public.members AS m
+        WHERE m.house_id = assert_keeps_an_owner.house_id AND m.id <> assert_keeps_an_owner.member_id
+          AND m.role = 'owner' AND m.deleted_at IS NULL
+        FOR UPDATE
+    ) AS owners;
+    IF other_owners = 0 THEN
+        RAISE EXCEPTION 'the last owner of a house can be neither demoted nor removed' USING ERRCODE = '42501';
+    END IF;
+END
+$$;
+
+-- members: who may change a membership how (SPEC §5). The policy already limits
+-- an RLS-subject caller to their own rows and to houses where they are admin+.
+CREATE OR REPLACE FUNCTION arbe.guard_members() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    my_role text;
+BEGIN
+    IF OLD.role = 'owner' AND OLD.deleted_at IS NULL
+       AND (NEW.role IS DISTINCT FROM 'owner' OR NEW.deleted_at IS NOT NULL) THEN
+        PERFORM arbe.assert_keeps_an_owner(OLD.house_id, OLD.id);
+    END IF;
+    IF arbe.caller_bypasses_rls() THEN
+        RETURN NEW;
+    END IF;
+    my_role := arbe.house_role(OLD.house_id);
+    IF NEW.role IS DISTINCT FROM OLD.role THEN
+        IF arbe.role_rank(my_role) < arbe.role_rank('admin') THEN
+            RAISE EXCEPTION 'only an admin or owner can change roles' USING ERRCODE = '42501';
+        END IF;
+        IF (OLD.role = 'owner' OR NEW.role = 'owner') AND my_role IS DISTINCT FROM 'owner' THEN
+            RAISE EXCEPTION 'only an owner can grant or remove the owner role' USING ERRCODE = '42501';
+        END IF;
+    END IF;
+    IF OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL
+       AND OLD.user_id IS DISTINCT FROM arbe.caller_id()  -- leaving is always allowed
+       AND my_role IS DISTINCT FROM 'owner'
+       AND NOT (arbe.role_rank(my_role) >= arbe.role_rank('admin') AND OLD.role <> 'owner') THEN
+        RAISE EXCEPTION 'only an owner can remove an owner, and only an admin or owner a member'
+        USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER members_guard BEFORE UPDATE ON public.members
+FOR EACH ROW EXECUTE FUNCTION arbe.guard_members();
+
+-- houses: any admin may rename, only an owner may soft-delete (SPEC §5).
+CREATE OR REPLACE FUNCTION arbe.guard_houses() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    IF NEW.deleted_at IS DISTINCT FROM OLD.deleted_at AND NOT arbe.caller_bypasses_rls()
+       AND arbe.house_role(OLD.id) IS DISTINCT FROM 'owner' THEN
+        RAISE EXCEPTION 'only an owner can delete a house' USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER houses_guard BEFORE UPDATE ON public.houses
+FOR EACH ROW EXECUTE FUNCTION arbe.guard_houses();
+
+REVOKE ALL ON FUNCTION arbe.touch_updated_at(), arbe.house_id_is_id(), arbe.inherit_house_id(),
+arbe.fill_created_by(), arbe.creator_becomes_owner(), arbe.keep_immutable(), arbe.guard_members(),
+arbe.guard_houses(), arbe.assert_keeps_an_owner(uuid, uuid) FROM PUBLIC, anon;
+-- Called from SECURITY INVOKER trigger functions, so by whoever writes.
+GRANT EXECUTE ON FUNCTION arbe.assert_keeps_an_owner(uuid, uuid) TO authenticated, service_role;
