@@ -49,6 +49,8 @@ def _print_apply(result, target) -> None:
         click.echo(f"  applied {path}")
     if not result.steps and not result.declarative:
         click.echo("  nothing to do: at head and no declarative file changed")
+    for notice in result.notices:
+        click.echo(f"arbedb: warning: {notice}", err=True)
     click.echo(f"at {', '.join(result.heads) or 'base'} in {result.seconds:.2f}s")
 
 
@@ -113,6 +115,17 @@ def new(name):
     project = find_project()
     for path in commands.new(project, name):
         click.echo(f"created {path.relative_to(project.root)}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable, for the proxy.")
+@_fail_cleanly
+def shapes(as_json):
+    """The shape declarations (electric/shapes.toml) the proxy may ask Electric for."""
+    from .shapes import load_shapes, render_json, render_text
+
+    declared = load_shapes(find_project())
+    click.echo(render_json(declared) if as_json else render_text(declared))
 
 
 @main.group()

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import catalog
+from . import catalog, electric
 from .config import Project, find_project
 from .declarative import STATE_TABLE, compare, declarative_files, read_record, record_sql
 from .sqlexec import run_sql
@@ -30,6 +30,7 @@ class ApplyResult:
     declarative: list[str] = field(default_factory=list)  # files applied
     heads: tuple[str, ...] = ()
     seconds: float = 0.0
+    notices: list[str] = field(default_factory=list)  # WARNINGs the SQL raised, e.g. a skipped electric role
 
 
 def prelude_sql(project: Project) -> str:
@@ -41,7 +42,7 @@ SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});
 -- arbedb: a DDL statement blocked by traffic fails after {project.lock_timeout} instead of queueing.
 SET LOCAL lock_timeout = '{project.lock_timeout}';
 SELECT set_config('arbedb.publication', '{project.publication}', true);
-CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};
+{electric.prelude_sql(project)}CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};
 REVOKE ALL ON SCHEMA {VERSION_SCHEMA} FROM PUBLIC;
 CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
     path text PRIMARY KEY,
@@ -102,6 +103,12 @@ def _run_offline(context, project: Project) -> None:
             run_sql(mc, record_sql(files), "arbedb record")
 
 
+def _keep_warning(diag, result: ApplyResult) -> None:
+    """A step that skips something says so with RAISE WARNING: keep it for the caller to show."""
+    if diag.severity_nonlocalized == "WARNING":
+        result.notices.append(diag.message_primary)
+
+
 def _run_online(context, project: Project, result: ApplyResult) -> None:
     import psycopg
     from alembic.script import ScriptDirectory
@@ -128,9 +135,11 @@ def _run_online(context, project: Project, result: ApplyResult) -> None:
         )
         with context.begin_transaction():
             mc = context.get_context()
-            run_sql(mc, prelude_sql(project), "arbedb prelude")
-            context.run_migrations()
             raw = conn.connection.driver_connection
+            raw.add_notice_handler(lambda diag: _keep_warning(diag, result))
+            run_sql(mc, prelude_sql(project), "arbedb prelude")
+            electric.send_password(raw, project)
+            context.run_migrations()
             result.heads = tuple(mc.get_current_heads())
             at_head = set(result.heads) == set(ScriptDirectory.from_config(config).get_heads())
             if downgraded:

@@ -1,0 +1,240 @@
+"""The shape declarations (electric/shapes.toml): load, check, export for the proxy.
+
+The file is the one statement of which tables are synced and what the proxy may
+ask Electric for. It is read without a database (the proxy's export, lint);
+``arbedb.verify.electric`` compares it with a live database.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+
+from .config import Project
+from .errors import ArbedbError
+
+SHAPES_FILE = "electric/shapes.toml"
+# The one WHERE every per-entity shape uses (SPEC §1, §6).
+HOUSE_WHERE = "house_id = $1 AND deleted_at IS NULL"
+# House roles, weakest first; a shape needing `admin` is allowed to admins and owners.
+ROLES = ("member", "admin", "owner")
+# What a $n of a shape's WHERE is bound to by the proxy.
+PARAM_KINDS = {
+    "house": "the house the request names (the caller must hold the shape's role there)",
+    "caller": "the caller's own user id (auth.uid())",
+}
+
+
+@dataclass(frozen=True)
+class Shape:
+    table: str  # the synced table's name, e.g. "members"
+    name: str  # "house" for the house shape, else the name under [tables.<t>.shapes]
+    where: str  # a WHERE template with $1..$n
+    params: tuple[str, ...]  # PARAM_KINDS key per $n
+    role: str | None  # the house role needed; None when no param is a house
+
+    @cached_property
+    def where_columns(self) -> tuple[str, ...]:
+        """The columns the WHERE reads, in order of first use."""
+        return _parse_where(self.where, f"{self.table}.{self.name}")[0]
+
+    def allows(self, house_role: str | None) -> bool:
+        """Whether a caller holding ``house_role`` (None: not a member) may have this shape."""
+        if self.role is None:
+            return True
+        return house_role in ROLES and ROLES.index(house_role) >= ROLES.index(self.role)
+
+    def as_json(self) -> dict:
+        return {"where": self.where, "params": list(self.params), "role": self.role}
+
+
+@dataclass(frozen=True)
+class SyncedTable:
+    name: str
+    schema: str
+    columns: tuple[str, ...]
+    primary_key: tuple[str, ...]
+    shapes: tuple[Shape, ...]
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def as_json(self) -> dict:
+        return {
+            "table": self.qualified,
+            "columns": list(self.columns),
+            "primary_key": list(self.primary_key),
+            "shapes": {s.name: s.as_json() for s in self.shapes},
+        }
+
+
+@dataclass(frozen=True)
+class Shapes:
+    publication: str
+    tables: tuple[SyncedTable, ...]
+
+    def table(self, name: str) -> SyncedTable:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    @property
+    def qualified_names(self) -> set[str]:
+        return {t.qualified for t in self.tables}
+
+    def all_shapes(self) -> list[Shape]:
+        return [s for t in self.tables for s in t.shapes]
+
+    def as_json(self) -> dict:
+        """What ``arbedb shapes --json`` prints for the proxy."""
+        return {
+            "publication": self.publication,
+            "roles": list(ROLES),
+            "params": PARAM_KINDS,
+            "tables": {t.name: t.as_json() for t in self.tables},
+        }
+
+
+def load_shapes(project: Project) -> Shapes:
+    """The declarations of ``project``; a malformed file is one ArbedbError naming what to fix."""
+    path = project.root / project.extra.get("shapes", SHAPES_FILE)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArbedbError(f"{path}: no shape declarations; create it (see docs/electric.md)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ArbedbError(f"{path}: invalid TOML ({exc}); fix the file") from None
+    where = path.relative_to(project.root).as_posix()
+    _only(data, {"tables"}, where)
+    tables = data.get("tables")
+    if not isinstance(tables, dict) or not tables:
+        raise ArbedbError(f"{where}: no [tables.<name>] declared; declare at least one synced table")
+    return Shapes(project.publication, tuple(_table(name, spec, where) for name, spec in tables.items()))
+
+
+def _only(spec: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ArbedbError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _names(value, where: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ArbedbError(f"{where}: {key} must be a non-empty list of column names")
+    if len(set(value)) != len(value):
+        raise ArbedbError(f"{where}: {key} names a column twice; list each once")
+    return tuple(value)
+
+
+def _role(value, where: str) -> str:
+    if value not in ROLES:
+        raise ArbedbError(f"{where}: role {value!r} is not a house role; use one of {', '.join(ROLES)}")
+    return value
+
+
+def _table(name: str, spec: dict, file: str) -> SyncedTable:
+    where = f"{file}: tables.{name}"
+    if not isinstance(spec, dict):
+        raise ArbedbError(f"{where}: must be a table ([tables.{name}])")
+    _only(spec, {"schema", "columns", "primary_key", "role", "shapes"}, where)
+    columns = _names(spec.get("columns"), where, "columns")
+    primary_key = _names(spec.get("primary_key", ["id"]), where, "primary_key")
+    missing = [c for c in primary_key if c not in columns]
+    if missing:
+        raise ArbedbError(f"{where}: columns lacks primary key column(s) {', '.join(missing)}; add them")
+    if "role" not in spec:
+        raise ArbedbError(f"{where}: no role for the house shape; add role = \"member\" (or admin, owner)")
+    shapes = [Shape(name, "house", HOUSE_WHERE, ("house",), _role(spec["role"], where))]
+    extra = spec.get("shapes", {})
+    if not isinstance(extra, dict):
+        raise ArbedbError(f"{where}: shapes must be tables ([tables.{name}.shapes.<name>])")
+    for shape_name, shape_spec in extra.items():
+        if shape_name == "house":
+            raise ArbedbError(f"{where}.shapes.house: the house shape is implied by `role`; rename this shape")
+        shapes.append(_extra_shape(name, shape_name, shape_spec, f"{where}.shapes.{shape_name}"))
+    for shape in shapes:
+        unknown = [c for c in shape.where_columns if c not in columns]
+        if unknown:
+            raise ArbedbError(f"{where}: shape {shape.name} filters on {', '.join(unknown)}, not in columns; add it")
+    return SyncedTable(name, spec.get("schema", "public"), columns, primary_key, tuple(shapes))
+
+
+def _extra_shape(table: str, name: str, spec, where: str) -> Shape:
+    if not isinstance(spec, dict):
+        raise ArbedbError(f"{where}: must be a table")
+    _only(spec, {"where", "params", "role"}, where)
+    text = spec.get("where")
+    if not isinstance(text, str) or not text.strip():
+        raise ArbedbError(f"{where}: no where; give the WHERE template, e.g. \"user_id = $1 AND deleted_at IS NULL\"")
+    params = spec.get("params", [])
+    if not isinstance(params, list) or any(p not in PARAM_KINDS for p in params):
+        raise ArbedbError(f"{where}: params must list, per $n, one of {', '.join(PARAM_KINDS)}")
+    numbers = _parse_where(text, where)[1]
+    if sorted(numbers) != list(range(1, len(params) + 1)):
+        raise ArbedbError(f"{where}: the WHERE uses ${', $'.join(map(str, sorted(numbers))) or ' nothing'} "
+                          f"but params has {len(params)}; give one params entry per $1..$n")
+    role = spec.get("role")
+    if ("house" in params) != (role is not None):
+        raise ArbedbError(f"{where}: a shape needs a role exactly when a param is \"house\"; "
+                          + ("add role = \"member\"" if role is None else "remove role"))
+    return Shape(table, name, text.strip(), tuple(params), None if role is None else _role(role, where))
+
+
+def _parse_where(text: str, where: str) -> tuple[tuple[str, ...], set[int]]:
+    """(columns read, $n numbers used) of a WHERE template, by PostgreSQL's own parser."""
+    from pglast import parse_sql
+    from pglast.parser import ParseError
+    from pglast.visitors import Visitor
+
+    try:
+        statements = parse_sql(f"SELECT WHERE {text}")
+    except ParseError as exc:
+        raise ArbedbError(f"{where}: the WHERE does not parse ({exc}); fix it") from None
+    stmt = statements[0].stmt if len(statements) == 1 else None
+    if stmt is None or stmt.whereClause is None or stmt.op.name != "SETOP_NONE":
+        raise ArbedbError(f"{where}: the WHERE must be one boolean expression; fix it")
+
+    class Reads(Visitor):
+        def __init__(self):
+            super().__init__()
+            self.columns: list[str] = []
+            self.params: set[int] = set()
+
+        def visit_ColumnRef(self, ancestors, node):
+            name = getattr(node.fields[-1], "sval", None)
+            if len(node.fields) != 1 or name is None:
+                raise ArbedbError(f"{where}: write columns unqualified (house_id, not t.house_id)")
+            if name not in self.columns:
+                self.columns.append(name)
+
+        def visit_ParamRef(self, ancestors, node):
+            self.params.add(node.number)
+
+        def visit_SubLink(self, ancestors, node):
+            raise ArbedbError(f"{where}: a shape WHERE cannot hold a subquery; filter on the table's own columns")
+
+    reads = Reads()
+    reads(stmt.whereClause)
+    return tuple(reads.columns), reads.params
+
+
+def render_json(shapes: Shapes) -> str:
+    import json
+
+    return json.dumps(shapes.as_json(), indent=2)
+
+
+def render_text(shapes: Shapes) -> str:
+    """For a person: per table its shapes (who may have them, the WHERE, what $n is) and columns."""
+    lines = [f"publication {shapes.publication}: {len(shapes.tables)} synced tables"]
+    for table in shapes.tables:
+        lines.append(f"{table.qualified}")
+        for shape in table.shapes:
+            who = f"{shape.role}+ of the house" if shape.role else "any signed-in caller"
+            binds = ", ".join(f"${n} = {kind}" for n, kind in enumerate(shape.params, 1))
+            lines.append(f"  {shape.name:<6} {who:<22} WHERE {shape.where}   ({binds})")
+        lines.append(f"  columns: {', '.join(table.columns)}  (primary key: {', '.join(table.primary_key)})")
+    return "\n".join(lines)
