@@ -4,6 +4,22 @@
 -- triggers/) puts its functions there, and the policies and triggers on the
 -- tables depend on them; nothing else may live in arbe or arbe_private.
 
+-- The declarative electric/ layer published these tables and let Electric's role
+-- into public. With the tables gone, take both back, so that downgrading to
+-- base leaves no trace (the role itself is cluster-wide and stays).
+DO $down$
+DECLARE
+    pub constant text := coalesce(nullif(current_setting('arbedb.publication', true), ''),
+                                  'electric_publication_default');
+    role_name constant text := coalesce(nullif(current_setting('arbedb.electric_role', true), ''), 'electric');
+BEGIN
+    EXECUTE format('DROP PUBLICATION IF EXISTS %I', pub);
+    IF to_regrole(role_name) IS NOT NULL THEN
+        EXECUTE format('REVOKE ALL ON SCHEMA public FROM %I', role_name);
+    END IF;
+END
+$down$;
+
 DROP SCHEMA arbe CASCADE;
 DROP SCHEMA arbe_private CASCADE;
 DROP TABLE public.api_keys;
