@@ -107,6 +107,17 @@ def test_members_rows_of_my_house_and_my_own_rows_anywhere(conn, world):
         assert visible(cur, "houses", world.H) == 0
 
 
+def test_a_creator_who_left_no_longer_sees_the_house(conn, world):
+    with conn.transaction(force_rollback=True):
+        conn.execute("UPDATE members SET role = 'owner' WHERE user_id = %s AND house_id = %s", (world.A, world.H))
+        conn.execute("UPDATE members SET deleted_at = now() WHERE user_id = %s AND house_id = %s",
+                     (world.O, world.H))
+        with me(conn, world, world.O) as cur:  # O created H (created_by = O) but left it
+            assert visible(cur, "houses", world.H) == 0
+        with me(conn, world, world.A) as cur:
+            assert visible(cur, "houses", world.H) == 1
+
+
 def test_soft_deleted_house_hides_everything_in_it(conn, world):
     with conn.transaction(force_rollback=True):
         conn.execute("UPDATE houses SET deleted_at = now() WHERE id = %s", (world.H,))
@@ -125,6 +136,21 @@ def test_anon_can_neither_read_nor_write(conn, table):
     with pytest.raises(errors.InsufficientPrivilege):
         with as_anon(conn) as cur:
             cur.execute(f"UPDATE {table} SET deleted_at = now()")
+
+
+@pytest.mark.parametrize("table", HOUSE_TABLES)
+def test_anon_sees_nothing_even_if_a_grant_leaks(conn, world, table):
+    """Defence in depth: Supabase's default privileges grant anon everything on new
+    tables. Were a grant to slip back, the policies (all TO authenticated) still
+    give anon no row, and authenticated (the twin) still sees its own."""
+    with conn.transaction(force_rollback=True):
+        conn.execute(f"GRANT SELECT, UPDATE ON {table} TO anon")
+        with as_anon(conn) as cur:
+            assert cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+            cur.execute(f"UPDATE {table} SET deleted_at = deleted_at")
+            assert cur.rowcount == 0
+        with me(conn, world, world.O) as cur:
+            assert cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0
 
 
 # ---------------------------------------------------------------- INSERT
