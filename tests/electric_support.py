@@ -14,12 +14,15 @@ import os
 from contextlib import contextmanager
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from arbedb import pgoutput
+from arbedb.impersonate import user_claims
 from arbedb.shapes import Shape, SyncedTable
 
 _slots = itertools.count()
+FLUSH_PREFIX = "arbedb.test.flush"
 
 
 class Stream:
@@ -32,14 +35,23 @@ class Stream:
         # Temporary: dropped with this session, so a failing test never leaves WAL pinned.
         self.conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput', true)", (self.slot,))
 
-    def messages(self) -> list:
+    def raw(self, messages: bool = False) -> list[bytes]:
+        """The pgoutput messages committed since the last read, undecoded; consumes them."""
+        # Decoding stops at the flushed end of WAL and test servers commit
+        # asynchronously: a synchronous commit that wrote WAL flushes all before it.
+        # (Its transaction has no published change, so pgoutput sends nothing for it
+        # unless logical messages are asked for.)
+        with self.conn.transaction():
+            self.conn.execute("SET LOCAL synchronous_commit = on")
+            self.conn.execute("SELECT pg_logical_emit_message(true, %s, '')", (FLUSH_PREFIX,))
         rows = self.conn.execute(
             "SELECT data FROM pg_logical_slot_get_binary_changes(%s, NULL, NULL, 'proto_version', '1', "
-            "'publication_names', %s, 'messages', 'true')", (self.slot, self.publication)).fetchall()
-        return [pgoutput.decode(bytes(r[0])) for r in rows]
+            "'publication_names', %s, 'messages', %s)",
+            (self.slot, self.publication, "true" if messages else "false")).fetchall()
+        return [bytes(r[0]) for r in rows]
 
-    def read(self) -> list[pgoutput.Transaction]:
-        return list(pgoutput.transactions(self.messages()))
+    def read(self, messages: bool = False) -> list[pgoutput.Transaction]:
+        return list(pgoutput.transactions(map(pgoutput.decode, self.raw(messages))))
 
     def close(self) -> None:
         self.conn.close()
@@ -50,23 +62,15 @@ def changes(transactions) -> list[pgoutput.Change]:
 
 
 @contextmanager
-def as_caller(conn, user_id, email: str = "a@b.c"):
-    """A transaction impersonating an authenticated caller the Supabase way; rolled back after."""
-    with conn.transaction(force_rollback=True):
-        conn.execute("SET LOCAL ROLE authenticated")
-        claims = {"sub": str(user_id), "role": "authenticated", "email": email}
-        conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
-        yield conn
+def committed_as(conn, user_id, email: str | None = "a@b.c"):
+    """A transaction acting as an authenticated caller the Supabase way, committed so the stream carries it.
 
-
-@contextmanager
-def committed_as_caller(conn, user_id, email: str = "a@b.c"):
-    """Like ``as_caller`` but committed, so the stream carries it."""
-    with conn.transaction():
-        conn.execute("SET LOCAL ROLE authenticated")
-        claims = {"sub": str(user_id), "role": "authenticated", "email": email}
-        conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
-        yield conn
+    (``arbedb.impersonate.as_user`` is the same, always rolled back.)
+    """
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SET LOCAL ROLE authenticated")
+        cur.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(user_claims(user_id, email)),))
+        yield cur
 
 
 def run_shape(conn, table: SyncedTable, shape: Shape, params: list) -> list[tuple]:
@@ -131,3 +135,11 @@ class Replay:
             c=sql.SQL(", ").join(map(sql.Identifier, self.table.columns)), s=sql.Identifier(self.scratch)),
             (list(held.values()),)).fetchall()
         return sorted(rows, key=repr)
+
+
+@pytest.fixture
+def stream(arbedb_dsn, arbedb_project):
+    """A pgoutput slot on this test's database, created before the test writes anything."""
+    s = Stream(arbedb_dsn, arbedb_project.publication)
+    yield s
+    s.close()
