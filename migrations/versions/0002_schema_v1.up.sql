@@ -15,8 +15,8 @@
 -- * deleted_at marks a soft delete; authenticated callers never hard-DELETE,
 --   and every live-row index is partial on deleted_at IS NULL.
 -- * Text with CHECK, never enums: Electric rejects enum comparisons in shapes.
--- * RLS is enabled here, in the same statement batch that creates the table,
---   so no table ever exists without it; the policies live in policies/.
+-- * RLS is enabled (and forced) here, in the same transaction that creates the
+--   table, so no table ever exists without it; the policies live in policies/.
 -- * created_by / invited_by / accepted_by carry no FK to auth.users: they are
 --   an audit trail and must not block deleting a user. members.user_id does.
 
@@ -194,15 +194,18 @@ CREATE INDEX configs_environment_idx ON public.configs (house_id, environment_id
 CREATE INDEX secrets_environment_idx ON public.secrets (house_id, environment_id) WHERE environment_id IS NOT NULL;
 CREATE INDEX api_keys_agent_idx ON public.api_keys (house_id, agent_id) WHERE agent_id IS NOT NULL;
 
-ALTER TABLE public.houses ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.members ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.agents ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.environments ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.threads ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.configs ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.secrets ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.invites ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.api_keys ENABLE ROW LEVEL SECURITY;
+-- FORCE as well: the tables' owner (the migrating role) is then held to the
+-- policies too unless it is a superuser or BYPASSRLS, which the SECURITY
+-- DEFINER functions' owner is on both plain PostgreSQL and Supabase.
+ALTER TABLE public.houses ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE public.members ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE public.agents ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE public.environments ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE public.threads ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE public.configs ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE public.secrets ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE public.invites ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE public.api_keys ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 
 -- Credential material. Only hashes for tokens and keys (SHA-256, compared in the
 -- database); secret values as given, reachable only through arbe.read_secret.
