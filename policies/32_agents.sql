@@ -1,6 +1,7 @@
 -- agents (SPEC §5): read by every member of the house, written by admin+.
--- Rows already soft-deleted are out of reach of UPDATE: deleting is one-way for
--- callers (restoring is a service_role operation).
+-- No WITH CHECK on UPDATE: PostgreSQL then checks the new row against USING,
+-- and house_id cannot change (triggers/40_guards.sql). A soft-deleted row is
+-- frozen for callers by the same file's freeze_deleted trigger.
 
 DROP POLICY IF EXISTS agents_select ON public.agents;
 CREATE POLICY agents_select ON public.agents
@@ -16,5 +17,4 @@ WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin')))
 DROP POLICY IF EXISTS agents_update ON public.agents;
 CREATE POLICY agents_update ON public.agents
 FOR UPDATE TO authenticated
-USING (deleted_at IS NULL AND house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))))
-WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))));
+USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))));

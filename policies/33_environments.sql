@@ -1,6 +1,7 @@
 -- environments (SPEC §5): read by every member of the house, written by admin+.
--- Rows already soft-deleted are out of reach of UPDATE: deleting is one-way for
--- callers (restoring is a service_role operation).
+-- No WITH CHECK on UPDATE: PostgreSQL then checks the new row against USING,
+-- and house_id cannot change (triggers/40_guards.sql). A soft-deleted row is
+-- frozen for callers by the same file's freeze_deleted trigger.
 
 DROP POLICY IF EXISTS environments_select ON public.environments;
 CREATE POLICY environments_select ON public.environments
@@ -16,5 +17,4 @@ WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin')))
 DROP POLICY IF EXISTS environments_update ON public.environments;
 CREATE POLICY environments_update ON public.environments
 FOR UPDATE TO authenticated
-USING (deleted_at IS NULL AND house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))))
-WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))));
+USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))));

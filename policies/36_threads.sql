@@ -17,5 +17,4 @@ WITH CHECK (
 DROP POLICY IF EXISTS threads_update ON public.threads;
 CREATE POLICY threads_update ON public.threads
 FOR UPDATE TO authenticated
-USING (deleted_at IS NULL AND house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))))
-WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))));
+USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))));

@@ -11,5 +11,4 @@ USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))));
 DROP POLICY IF EXISTS invites_update ON public.invites;
 CREATE POLICY invites_update ON public.invites
 FOR UPDATE TO authenticated
-USING (deleted_at IS NULL AND house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))))
-WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))));
+USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))));

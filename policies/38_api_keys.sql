@@ -11,5 +11,4 @@ USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))));
 DROP POLICY IF EXISTS api_keys_update ON public.api_keys;
 CREATE POLICY api_keys_update ON public.api_keys
 FOR UPDATE TO authenticated
-USING (deleted_at IS NULL AND house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))))
-WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))));
+USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))));

@@ -235,8 +235,10 @@ def test_soft_delete_is_one_way_for_callers(conn, world):
     row = world.rows[world.H]["agents"]
     with conn.transaction(force_rollback=True):
         conn.execute("UPDATE agents SET deleted_at = now() WHERE id = %s", (row,))
-        with me(conn, world, world.O) as cur:
-            assert update(cur, "agents", "deleted_at = NULL", row) == 0
+        for change in ["deleted_at = NULL", "name = 'renamed'"]:
+            with pytest.raises(errors.InsufficientPrivilege, match="deleted public.agents row cannot be changed"):
+                with me(conn, world, world.O) as cur:
+                    update(cur, "agents", change, row)
 
 
 def test_any_member_updates_threads_outsiders_cannot(conn, world):

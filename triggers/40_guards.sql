@@ -50,6 +50,42 @@ FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable(
     'id', 'house_id', 'prefix', 'created_by', 'created_at', 'once:revoked_at'
 );
 
+-- A soft-deleted row is frozen for callers under RLS: deleting is one-way, and
+-- nothing of a deleted row changes afterwards (restoring is service_role's call).
+-- One trigger rather than `deleted_at IS NULL` in every UPDATE policy: USING is
+-- also the new row's check there, and a soft delete must be able to set it.
+CREATE OR REPLACE FUNCTION arbe.freeze_deleted() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    IF OLD.deleted_at IS NOT NULL AND NOT arbe.caller_bypasses_rls() THEN
+        RAISE EXCEPTION 'a deleted %.% row cannot be changed', TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER houses_freeze_deleted BEFORE UPDATE ON public.houses
+FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+CREATE OR REPLACE TRIGGER members_freeze_deleted BEFORE UPDATE ON public.members
+FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+CREATE OR REPLACE TRIGGER agents_freeze_deleted BEFORE UPDATE ON public.agents
+FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+CREATE OR REPLACE TRIGGER environments_freeze_deleted BEFORE UPDATE ON public.environments
+FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+CREATE OR REPLACE TRIGGER threads_freeze_deleted BEFORE UPDATE ON public.threads
+FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+CREATE OR REPLACE TRIGGER configs_freeze_deleted BEFORE UPDATE ON public.configs
+FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+CREATE OR REPLACE TRIGGER secrets_freeze_deleted BEFORE UPDATE ON public.secrets
+FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+CREATE OR REPLACE TRIGGER invites_freeze_deleted BEFORE UPDATE ON public.invites
+FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+CREATE OR REPLACE TRIGGER api_keys_freeze_deleted BEFORE UPDATE ON public.api_keys
+FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+
 -- A live house keeps at least one live owner, whoever is writing.
 -- Serialised per house: the house row is locked first, so two owners demoting
 -- each other in concurrent transactions run one after the other, and under READ
@@ -146,6 +182,6 @@ FOR EACH ROW EXECUTE FUNCTION arbe.guard_houses();
 
 REVOKE ALL ON FUNCTION arbe.touch_updated_at(), arbe.house_id_is_id(), arbe.inherit_house_id(),
 arbe.fill_created_by(), arbe.creator_becomes_owner(), arbe.keep_immutable(), arbe.guard_members(),
-arbe.guard_houses(), arbe.assert_keeps_an_owner(uuid, uuid) FROM PUBLIC, anon;
+arbe.guard_houses(), arbe.freeze_deleted(), arbe.assert_keeps_an_owner(uuid, uuid) FROM PUBLIC, anon;
 -- Called from SECURITY INVOKER trigger functions, so by whoever writes.
 GRANT EXECUTE ON FUNCTION arbe.assert_keeps_an_owner(uuid, uuid) TO authenticated, service_role;
