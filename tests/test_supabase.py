@@ -1,0 +1,106 @@
+"""Applying as Supabase's migrating role: `postgres`, no superuser, on a Supabase-like database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+from arbedb import commands
+
+pytest_plugins = ["supabase_fixture"]
+
+
+def test_the_fixture_is_supabase_shaped(supabase_dsn):
+    with psycopg.connect(supabase_dsn) as conn:
+        me = conn.execute("SELECT current_user, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls "
+                          "FROM pg_roles WHERE rolname = current_user").fetchone()
+        assert me == ("postgres", False, True, True, True, True)
+        owner = conn.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'auth.users'::regclass")
+        assert owner.fetchone() == ("supabase_auth_admin",)
+        # Whatever postgres creates in public is granted to the API roles by default.
+        conn.execute("CREATE TABLE public.probe (id int)")
+        assert conn.execute("SELECT has_table_privilege('anon', 'public.probe', 'SELECT, DELETE')").fetchone() == (True,)
+
+
+def test_apply_as_postgres_works_and_says_what_it_skipped(supabase_dsn, supabase_cluster, arbedb_project):
+    result = commands.apply(arbedb_project, supabase_dsn)
+    assert [s.split(":")[0] for s in result.steps] == ["upgrade 0001", "upgrade 0002"]
+    with psycopg.connect(supabase_dsn) as conn:
+        electric = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'electric'").fetchone()[0]
+    if supabase_cluster.major == 15:
+        # CREATEROLE cannot make a REPLICATION role on 15: one warning, with what to do instead.
+        assert len(result.notices) == 1 and electric == 0
+        assert result.notices[0].startswith("electric: role electric skipped: postgres may not create")
+        assert "connect Electric as the postgres role over the direct (not pooled) connection" in result.notices[0]
+    else:
+        assert electric == 1
+        assert not [n for n in result.notices if n.startswith("electric:")]
+
+
+def test_the_cli_prints_the_skip_as_one_warning_line(supabase_dsn, supabase_cluster, arbedb_project):
+    proc = subprocess.run([sys.executable, "-m", "arbedb.cli", "apply", "--dsn", supabase_dsn],
+                          cwd=arbedb_project.root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("arbedb: warning:")]
+    if supabase_cluster.major == 15:
+        assert len(warnings) == 1
+        assert warnings[0].startswith("arbedb: warning: electric: role electric skipped: postgres may not create")
+    assert not [w for w in warnings if w.startswith("arbedb: warning: electric:") and "skipped" not in w]
+
+
+def test_no_warning_but_the_electric_skip(supabase_dsn, supabase_cluster, arbedb_project, request):
+    if supabase_cluster.major >= 16:
+        # electric/20_role.sql grants USAGE on schema public to the electric role; postgres does not own
+        # public on Supabase and holds no grant option, so PostgreSQL warns 'no privileges were granted'.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="electric/20_role.sql: GRANT USAGE ON SCHEMA "
+                                              "public warns when the applier does not own it (reported)"))
+    notices = commands.apply(arbedb_project, supabase_dsn).notices
+    assert all(n.startswith("electric: role electric skipped:") for n in notices), notices
+
+
+def test_supabase_originals_are_kept(supabase_applied_dsn):
+    with psycopg.connect(supabase_applied_dsn) as conn:
+        owners = conn.execute("""
+            SELECT p.proname, pg_get_userbyid(p.proowner), obj_description(p.oid, 'pg_proc')
+            FROM pg_proc p WHERE p.pronamespace = 'auth'::regnamespace ORDER BY 1""").fetchall()
+        assert owners == [(f, "supabase_auth_admin", None) for f in ("email", "jwt", "role", "uid")]
+        comments = conn.execute("SELECT count(*) FROM pg_shdescription d JOIN pg_roles r ON r.oid = d.objoid "
+                                "WHERE r.rolname IN ('anon', 'authenticated', 'service_role')").fetchone()
+        assert comments == (0,)
+
+
+def test_default_privileges_are_taken_back(supabase_applied_dsn):
+    """Supabase grants anon and authenticated ALL on every new public table; the applied
+    schema leaves anon nothing and authenticated no DELETE (and the twin: what the matrix allows)."""
+    with psycopg.connect(supabase_applied_dsn) as conn:
+        rows = conn.execute("""
+            SELECT c.relname, has_table_privilege('anon', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE'),
+                   has_table_privilege('authenticated', c.oid, 'DELETE, TRUNCATE'),
+                   has_table_privilege('authenticated', c.oid, 'SELECT')
+            FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'""").fetchall()
+    assert rows and all(not anon and not delete and select for _, anon, delete, select in rows), rows
+
+
+def test_apply_again_has_nothing_to_do(supabase_applied_dsn, arbedb_project):
+    again = commands.apply(arbedb_project, supabase_applied_dsn)
+    assert (again.steps, again.declarative) == ([], [])
+
+
+# Plan-dependent (seen on 15, not on 18), hence not strict.
+@pytest.mark.xfail(strict=False, raises=psycopg.errors.InsufficientPrivilege,
+                   reason="verify/electric.py _credentials casts format(...)::regclass over every pg_class row, "
+                          "pg_toast included, which a non-superuser may not look up (reported)")
+def test_verify_finds_no_error(supabase_applied_dsn, arbedb_project, supabase_cluster):
+    from arbedb.verify import run_checks
+
+    with psycopg.connect(supabase_applied_dsn) as conn:
+        conn.read_only = True
+        findings = run_checks(conn, arbedb_project)
+    assert [f.line_text() for f in findings if f.severity == "error"] == []
+    if supabase_cluster.major == 15:
+        # The missing electric role is a warning that says what to do on Supabase.
+        assert [(f.code, f.severity) for f in findings] == [("ELE010", "warning")]
+        assert "connect Electric as the postgres role" in findings[0].fix
