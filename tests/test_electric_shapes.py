@@ -1,0 +1,67 @@
+"""electric/shapes.toml and `arbedb shapes`: the declarations the proxy gets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from arbedb.cli import main
+from arbedb.errors import ArbedbError
+from arbedb.shapes import HOUSE_WHERE, load_shapes
+
+SYNCED = ["houses", "members", "agents", "environments", "threads", "configs", "secrets", "invites", "api_keys"]
+
+
+def test_declarations_follow_the_spec(arbedb_project):
+    shapes = load_shapes(arbedb_project)
+    assert [t.name for t in shapes.tables] == SYNCED
+    for table in shapes.tables:
+        house = table.shapes[0]
+        assert (house.name, house.where, house.params) == ("house", HOUSE_WHERE, ("house",))
+        assert house.role == ("admin" if table.name in ("invites", "api_keys") else "member")
+        assert "id" in table.columns and table.primary_key == ("id",)
+    own = load_shapes(arbedb_project).table("members").shapes[1]
+    assert (own.name, own.where, own.params, own.role) == ("own", "user_id = $1 AND deleted_at IS NULL", ("caller",),
+                                                           None)
+
+
+def test_shapes_json_is_what_the_proxy_reads(arbedb_project, monkeypatch):
+    monkeypatch.chdir(arbedb_project.root)
+    result = CliRunner().invoke(main, ["shapes", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["publication"] == "electric_publication_default"
+    assert list(data["tables"]) == SYNCED
+    assert data["tables"]["invites"]["shapes"]["house"] == {"where": HOUSE_WHERE, "params": ["house"], "role": "admin"}
+    assert data["tables"]["members"]["shapes"]["own"]["params"] == ["caller"]
+    assert data["tables"]["houses"]["primary_key"] == ["id"]
+    text = CliRunner().invoke(main, ["shapes"])
+    assert text.exit_code == 0 and "public.members" in text.output and "own" in text.output
+
+
+BAD = [
+    ('[tables.x]\nrole = "member"\ncolumns = ["house_id", "deleted_at"]\n', "lacks primary key column(s) id"),
+    ('[tables.x]\nrole = "guest"\ncolumns = ["id", "house_id", "deleted_at"]\n', "role 'guest' is not a house role"),
+    ('[tables.x]\ncolumns = ["id", "house_id", "deleted_at"]\n', "no role for the house shape"),
+    ('[tables.x]\nrole = "member"\ncolumns = ["id", "house_id"]\n', "filters on deleted_at, not in columns"),
+    ('[tables.x]\nrole = "member"\ncolumns = ["id", "house_id", "deleted_at", "id"]\n', "names a column twice"),
+    ('[tables.x]\nrole = "member"\ncolums = ["id"]\n', "unknown key(s) colums"),
+    ('[tables.x]\nrole = "member"\ncolumns = ["id", "house_id", "deleted_at"]\n[tables.x.shapes.s]\n'
+     'where = "house_id = $1 AND $2 = 1"\nparams = ["house"]\nrole = "member"\n', "give one params entry per"),
+    ('[tables.x]\nrole = "member"\ncolumns = ["id", "house_id", "deleted_at"]\n[tables.x.shapes.s]\n'
+     'where = "house_id IN (SELECT 1)"\nparams = []\n', "cannot hold a subquery"),
+    ('[tables.x]\nrole = "member"\ncolumns = ["id", "house_id", "deleted_at"]\n[tables.x.shapes.s]\n'
+     'where = "house_id = $1; DROP TABLE x"\nparams = ["caller"]\n', "must be one boolean expression"),
+    ('[tables.x]\nrole = "member"\ncolumns = ["id", "house_id", "deleted_at"]\n[tables.x.shapes.s]\n'
+     'where = "house_id = $1"\nparams = ["house"]\n', "needs a role exactly when a param is"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD, ids=[m for _, m in BAD])
+def test_a_malformed_declaration_is_one_error_naming_the_fix(project_copy, text, message):
+    (project_copy.root / "electric" / "shapes.toml").write_text(text)
+    with pytest.raises(ArbedbError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
+        load_shapes(project_copy)
+    assert "\n" not in str(info.value) and "electric/shapes.toml" in str(info.value)
