@@ -121,6 +121,12 @@ def supabase_applied_dsn(supabase_cluster, supabase_applied_template):
         yield dsn
 
 
+@pytest.fixture
+def supabase_push():
+    """``supabase_db_push`` (below), for test modules that load this one as a plugin."""
+    return supabase_db_push
+
+
 # -- supabase db push --------------------------------------------------------------------------
 # What the Supabase CLI does (supabase/cli pkg/migration): create its history
 # table, then for each local file whose version is not recorded, oldest first,

@@ -7,6 +7,7 @@ import shutil
 import sys
 import warnings
 from functools import wraps
+from pathlib import Path
 
 import click
 
@@ -126,6 +127,25 @@ def shapes(as_json):
 
     declared = load_shapes(find_project())
     click.echo(render_json(declared) if as_json else render_text(declared))
+
+
+@main.group()
+def export() -> None:
+    """The project in another tool's migration format."""
+
+
+@export.command("supabase")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@_fail_cleanly
+def export_supabase(folder):
+    """Supabase CLI migrations in FOLDER (e.g. supabase/migrations) for `supabase db push`."""
+    from .export import export_supabase as run
+
+    result = run(find_project(), folder)
+    for path in result.written:
+        click.echo(f"wrote {path}")
+    click.echo(f"{len(result.written)} new, {len(result.kept)} already exported and unchanged"
+               + ("; next: `supabase db push`" if result.written else ""))
 
 
 @main.group()

@@ -45,14 +45,15 @@ def apply(project: Project, dsn: str, *, redeclare: bool = False) -> ApplyResult
     return _run_alembic(command.upgrade, cfg, "head")
 
 
-def offline_sql(project: Project, target: str = "head") -> str:
-    """The SQL `alembic upgrade --sql` emits, declarative layer included."""
+def offline_sql(project: Project, target: str = "head", *, declarative: bool = True) -> str:
+    """The SQL `alembic upgrade --sql` emits, declarative layer included when the target is head
+    (``declarative=False``: the revisions alone, as `arbedb export` writes one per file)."""
     import io
 
     from alembic import command
 
     buf = io.StringIO()
-    cfg = alembic_config(project, None, declarative=True)
+    cfg = alembic_config(project, None, declarative=declarative)
     cfg.output_buffer = buf
     _run_alembic(command.upgrade, cfg, target, sql=True)
     return buf.getvalue()

@@ -1,0 +1,114 @@
+"""`arbedb export supabase`: Supabase CLI migrations that build what `arbedb apply` builds."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import datetime
+
+import pytest
+from conftest import assert_same_catalog, snapshot
+
+from arbedb import commands
+from arbedb.errors import ArbedbError
+from arbedb.export import export_supabase
+
+pytest_plugins = ["supabase_fixture"]
+
+NOW = datetime(2026, 11, 29, 12, 0, 0)
+NAME = re.compile(r"^\d{14}_[a-z0-9_]+\.sql$")
+
+
+@pytest.fixture
+def out(tmp_path):
+    """The migration folder; beside the project copy (which lives in tmp_path), never inside policies/ etc."""
+    return tmp_path / "supabase" / "migrations"
+
+
+def names(result):
+    return [p.name for p in result.written]
+
+
+def test_files_are_supabase_migrations_in_apply_order(arbedb_project, out):
+    result = export_supabase(arbedb_project, out, now=NOW)
+    assert names(result) == ["20261129120000_arbedb_0001_auth_compat.sql", "20261129120001_arbedb_0002_schema_v1.sql",
+                             f"20261129120002_arbedb_declarative_{names(result)[2][-12:-4]}.sql"]
+    assert all(NAME.match(n) for n in names(result))
+    assert sorted(p.name for p in out.iterdir()) == names(result)
+
+
+def test_pushed_export_is_the_catalog_arbedb_apply_builds(arbedb_project, supabase_cluster, supabase_push, out):
+    export_supabase(arbedb_project, out, now=NOW)
+    with supabase_cluster.database() as pushed, supabase_cluster.database() as applied:
+        assert len(supabase_push(pushed, out)) == 3
+        commands.apply(arbedb_project, applied)
+        assert_same_catalog(snapshot(applied), snapshot(pushed))
+        # arbedb's bookkeeping came along: the pushed database reads as applied.
+        again = commands.apply(arbedb_project, pushed)
+        assert (again.steps, again.declarative) == ([], [])
+
+
+def test_export_again_writes_nothing(arbedb_project, out):
+    export_supabase(arbedb_project, out, now=NOW)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    again = export_supabase(arbedb_project, out, now=datetime(2027, 1, 1))
+    assert again.written == [] and len(again.kept) == 3
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_changes_are_appended_never_edited_and_push_incrementally(project_copy, supabase_cluster, supabase_push, out):
+    first = export_supabase(project_copy, out, now=NOW)
+    old = {p.name: p.read_bytes() for p in out.iterdir()}
+    with supabase_cluster.database() as pushed, supabase_cluster.database() as applied:
+        supabase_push(pushed, out)
+
+        # A changed declarative file: one new migration with the whole layer.
+        probe = project_copy.root / "policies" / "99_probe.sql"
+        probe.write_text("CREATE OR REPLACE FUNCTION arbe.probe() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n")
+        second = export_supabase(project_copy, out, now=NOW)
+        assert [n[15:33] for n in names(second)] == ["arbedb_declarative"]
+        assert names(second)[0] > names(first)[-1]
+
+        # A new revision: the revision, then the declarative layer again after it.
+        commands.new(project_copy, "add_probe_table",
+                     up_sql="CREATE TABLE arbe.probe_rows (id int PRIMARY KEY);\n",
+                     down_sql="DROP TABLE arbe.probe_rows;\n")
+        third = export_supabase(project_copy, out, now=NOW)
+        assert [n[15:] for n in names(third)][0] == "arbedb_0003_add_probe_table.sql"
+        assert "arbedb_declarative" in names(third)[1]
+        assert {n: b for n, b in ((p.name, p.read_bytes()) for p in out.iterdir()) if n in old} == old
+
+        assert supabase_push(pushed, out) == names(second) + names(third)
+        commands.apply(project_copy, applied)
+        assert_same_catalog(snapshot(applied), snapshot(pushed))
+
+
+def test_new_files_come_after_the_folder_latest_migration(arbedb_project, out):
+    out.mkdir(parents=True)
+    (out / "20300101000000_someone_elses.sql").write_text("SELECT 1;\n")
+    result = export_supabase(arbedb_project, out, now=NOW)
+    assert [n[:14] for n in names(result)] == ["20300101000001", "20300101000002", "20300101000003"]
+
+
+def test_a_revision_changed_after_export_is_refused_and_nothing_is_written(project_copy, out):
+    export_supabase(project_copy, out, now=NOW)
+    before = sorted(p.name for p in out.iterdir())
+    up = project_copy.root / "migrations" / "versions" / "0002_schema_v1.up.sql"
+    up.write_text(up.read_text() + "\nCREATE TABLE public.sneaky (id int);\n")
+    (project_copy.root / "policies" / "99_probe.sql").write_text("SELECT 1;\n")
+    with pytest.raises(ArbedbError, match="revision 0002 changed since it was exported"):
+        export_supabase(project_copy, out, now=NOW)
+    assert sorted(p.name for p in out.iterdir()) == before
+
+    proc = subprocess.run([sys.executable, "-m", "arbedb.cli", "export", "supabase", str(out)],
+                          cwd=project_copy.root, capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("arbedb: error: ")
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_cli_reports_what_it_wrote(arbedb_project, out):
+    proc = subprocess.run([sys.executable, "-m", "arbedb.cli", "export", "supabase", str(out)],
+                          cwd=arbedb_project.root, capture_output=True, text=True, check=True)
+    assert proc.stdout.count("wrote ") == 3 and "3 new, 0 already exported" in proc.stdout

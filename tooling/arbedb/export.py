@@ -1,0 +1,133 @@
+"""`arbedb export supabase DIR`: the project as Supabase CLI migrations, for `supabase db push`.
+
+One file per revision (``<14-digit UTC timestamp>_arbedb_<revision file stem>.sql``),
+then one file holding the whole declarative layer
+(``<timestamp>_arbedb_declarative_<sha8>.sql``). Every file is the SQL
+``alembic upgrade --sql`` emits for that step (``commands.offline_sql``), so it
+takes the advisory lock and writes arbedb's bookkeeping exactly as
+``arbedb apply`` does: a database deployed by ``supabase db push`` then reads
+as applied to ``arbedb status`` and ``arbedb apply``.
+
+The folder is the record of what was exported: each file's first line names
+what it holds. Re-exporting keeps every file that is still right and appends,
+with a later timestamp, what is new: a new revision, and after it (or after a
+change to policies/, triggers/ or electric/) a new declarative file. A deployed
+migration is never edited; a revision that changed after its export is an
+error, since Supabase would never run it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .commands import alembic_config, offline_sql
+from .config import Project
+from .errors import ArbedbError
+
+_VERSION = re.compile(r"^(\d{14})_.+\.sql$")
+_HEADER = re.compile(r"^-- arbedb export: (?:revision (?P<rev>\S+)|declarative layer (?P<sha>[0-9a-f]{64}))")
+_STAMP = "%Y%m%d%H%M%S"
+NOTE = ("-- Written by `arbedb export supabase`; do not edit. Change the project and export again:\n"
+        "-- a new migration is appended, deployed ones are never rewritten.\n")
+
+
+@dataclass(frozen=True)
+class Migration:
+    key: str  # "revision 0002" or "declarative layer <sha256>": the first line names it
+    slug: str  # the file name after the timestamp
+    body: str
+
+    @property
+    def text(self) -> str:
+        return f"-- arbedb export: {self.key}\n{NOTE}\n{self.body}"
+
+
+@dataclass
+class ExportResult:
+    written: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+
+
+def wanted(project: Project) -> tuple[list[Migration], Migration]:
+    """The revisions in chain order, and the declarative layer as of head."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(project))
+    heads = script.get_heads()
+    if len(heads) != 1:
+        raise ArbedbError(f"export needs one head revision, found {len(heads)} ({', '.join(heads)}); "
+                          "merge them with `alembic merge heads`")
+    revisions = []
+    for rev in reversed(list(script.walk_revisions())):
+        start = rev.down_revision or "base"
+        body = offline_sql(project, f"{start}:{rev.revision}", declarative=False)
+        revisions.append(Migration(f"revision {rev.revision}", f"arbedb_{Path(rev.path).stem}", body))
+    body = offline_sql(project, f"{heads[0]}:head")
+    sha = hashlib.sha256(body.encode()).hexdigest()
+    return revisions, Migration(f"declarative layer {sha}", f"arbedb_declarative_{sha[:8]}", body)
+
+
+def _existing(folder: Path) -> tuple[list[tuple[str, Path]], str | None]:
+    """(first-line key, path) of every arbedb file in version order, and the latest version of any file."""
+    ours, latest = [], None
+    for path in sorted(folder.glob("*.sql")) if folder.is_dir() else []:
+        match = _VERSION.match(path.name)
+        if not match:
+            continue
+        latest = match.group(1)
+        header = _HEADER.match(path.read_text().split("\n", 1)[0])
+        if header:
+            ours.append((header.group(0).removeprefix("-- arbedb export: "), path))
+    return ours, latest
+
+
+def plan(project: Project, folder: Path) -> tuple[list[Migration], list[Path]]:
+    """What to append (in order) and which existing files stay; raises before anything is written."""
+    revisions, declarative = wanted(project)
+    ours, _ = _existing(folder)
+    exported = {key: path for key, path in ours if key.startswith("revision ")}
+    known = {m.key for m in revisions}
+    for key, path in exported.items():
+        if key not in known:
+            raise ArbedbError(f"{path}: exports {key}, which the project no longer has; "
+                              "restore the revision, or delete the file if it was never pushed")
+    new: list[Migration] = []
+    for migration in revisions:
+        path = exported.get(migration.key)
+        if path is None:
+            new.append(migration)
+        elif new:
+            raise ArbedbError(f"{path}: {migration.key} was exported after {new[0].key}, which was not; "
+                              "revisions must be exported in chain order: delete the out-of-order files never pushed")
+        elif path.read_text() != migration.text:
+            raise ArbedbError(f"{path}: {migration.key} changed since it was exported, and Supabase never re-runs a "
+                              "pushed migration; undo the change and put it in a new revision (`arbedb new`)")
+    last_declarative = next((key for key, _ in reversed(ours) if not key.startswith("revision ")), None)
+    after_last_revision = not ours or not ours[-1][0].startswith("revision ")
+    if new or last_declarative != declarative.key or not after_last_revision:
+        new.append(declarative)
+    return new, [path for _, path in ours]
+
+
+def export_supabase(project: Project, folder: Path, *, now: datetime | None = None) -> ExportResult:
+    """Append to ``folder`` (a Supabase ``supabase/migrations``) whatever is not exported yet."""
+    new, kept = plan(project, folder)
+    _, latest = _existing(folder)
+    stamp = (now or datetime.now(timezone.utc)).replace(microsecond=0, tzinfo=None)
+    if latest is not None:
+        stamp = max(stamp, datetime.strptime(latest, _STAMP) + timedelta(seconds=1))
+    folder.mkdir(parents=True, exist_ok=True)
+    result = ExportResult(kept=kept)
+    for migration in new:
+        path = folder / f"{stamp.strftime(_STAMP)}_{migration.slug}.sql"
+        tmp = path.with_suffix(".sql.tmp")
+        tmp.write_text(migration.text)
+        os.replace(tmp, path)
+        result.written.append(path)
+        stamp += timedelta(seconds=1)
+    return result
