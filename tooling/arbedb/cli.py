@@ -148,6 +148,53 @@ def export_supabase(folder):
                + ("; next: `supabase db push`" if result.written else ""))
 
 
+def _emit_report(report, fmt: str, output) -> None:
+    """Print (or write) a lint/verify report; exit 1 when it holds an error."""
+    from .reporting import render
+
+    text = render(report, fmt)
+    if output:
+        Path(output).write_text(text + "\n")
+        click.echo(f"{report.tool}: {report.errors} error(s), {report.warnings} warning(s); report in {output}",
+                   err=True)
+    else:
+        click.echo(text)
+    if report.errors:
+        sys.exit(1)
+
+
+report_options = [
+    click.option("--format", "fmt", type=click.Choice(("text", "json", "sarif", "github")), default="text",
+                 show_default=True, help="Report format."),
+    click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to this file."),
+]
+
+
+def _with_report_options(fn):
+    for option in reversed(report_options):
+        fn = option(fn)
+    return fn
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@_with_report_options
+@click.option("--engine", "engines", multiple=True, type=click.Choice(("sqlfluff", "squawk", "arbedb")),
+              help="Run only this engine (repeatable; default: all three).")
+@_fail_cleanly
+def lint(paths, fmt, output, engines):
+    """Style (sqlfluff), migration safety (squawk) and the project's rules, without a database.
+
+    PATHS limits the report to those files or folders (default: the whole project);
+    the project's rules still read every file, since they judge the schema as a whole.
+    """
+    from .lint import ENGINES, as_report
+    from .lint import lint as run_lint
+
+    result = run_lint(find_project(), list(paths), tuple(engines) or ENGINES)
+    _emit_report(as_report(result), fmt, output)
+
+
 @main.group()
 def db() -> None:
     """The local PostgreSQL server arbedb owns (data in .arbedb/)."""
