@@ -104,3 +104,13 @@ def test_verify_finds_no_error(supabase_applied_dsn, arbedb_project, supabase_cl
         # The missing electric role is a warning that says what to do on Supabase.
         assert [(f.code, f.severity) for f in findings] == [("ELE010", "warning")]
         assert "connect Electric as the postgres role" in findings[0].fix
+
+
+def test_the_matrix_on_supabase_is_spec_section_5(supabase_applied_dsn):
+    """Same permissions as on plain PostgreSQL, with Supabase's default privileges and INHERIT API roles."""
+    from matrix_spec import differences
+
+    from arbedb.matrix import probe_matrix
+
+    matrix = probe_matrix(supabase_applied_dsn)
+    assert matrix.unclear() == [] and differences(matrix.allowed()) == []

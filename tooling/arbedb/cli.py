@@ -129,6 +129,22 @@ def shapes(as_json):
     click.echo(render_json(declared) if as_json else render_text(declared))
 
 
+@main.command()
+@dsn_option
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@_fail_cleanly
+def matrix(dsn, fmt):
+    """The permission matrix, found by running each command as each caller (all rolled back)."""
+    from .matrix import probe_matrix
+    from .matrix_render import render_html, render_markdown
+
+    target = resolve_dsn(find_project(), dsn)
+    found = probe_matrix(target.dsn)
+    if not found.rows:
+        raise ArbedbError("no house-scoped table in this database; run `arbedb apply` first")
+    click.echo(render_html(found) if fmt == "html" else render_markdown(found), nl=False)
+
+
 @main.group()
 def export() -> None:
     """The project in another tool's migration format."""

@@ -1,0 +1,100 @@
+"""`arbedb matrix`: found by executing, compared with SPEC §5; markdown and a one-page HTML."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import ROOT, assert_same_catalog, snapshot
+from matrix_spec import SPEC_5, differences
+
+from arbedb.matrix import CALLERS, probe_matrix
+from arbedb.matrix_render import render_html, render_markdown
+
+ARTIFACTS = ROOT / "artifacts"
+
+
+def test_the_enforced_matrix_is_spec_section_5(arbedb_dsn):
+    matrix = probe_matrix(arbedb_dsn)
+    assert matrix.unclear() == []
+    assert differences(matrix.allowed()) == []
+
+
+def test_a_loosened_policy_shows_in_the_matrix(arbedb_dsn):
+    """Twin of the test above: the matrix reports what the database does, not what the SPEC hopes."""
+    with psycopg.connect(arbedb_dsn) as conn:
+        conn.execute("DROP POLICY agents_insert ON public.agents")
+        conn.execute("CREATE POLICY agents_insert ON public.agents FOR INSERT TO authenticated "
+                     "WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))))")
+        conn.execute("GRANT DELETE ON public.threads TO authenticated")
+        conn.execute("CREATE POLICY threads_delete ON public.threads FOR DELETE TO authenticated USING (true)")
+    assert differences(probe_matrix(arbedb_dsn).allowed()) == [
+        "agents insert: database allows ['admin', 'member', 'owner', 'service_role'], "
+        "SPEC §5 ['admin', 'owner', 'service_role']",
+        # Not the non-member: a DELETE ... WHERE also needs the row to pass the SELECT policy.
+        "threads delete: database allows ['admin', 'member', 'owner', 'service_role'], "
+        "SPEC §5 ['service_role']",
+    ]
+
+
+def test_probing_leaves_the_database_as_it_was(arbedb_dsn):
+    def counts():
+        with psycopg.connect(arbedb_dsn) as conn:
+            return [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                    for t in ("auth.users", "public.houses", "public.members", "public.agents", "public.invites")]
+
+    before, rows = snapshot(arbedb_dsn), counts()
+    probe_matrix(arbedb_dsn)
+    assert_same_catalog(before, snapshot(arbedb_dsn))
+    assert counts() == rows == [0, 0, 0, 0, 0]
+
+
+def test_cli_prints_a_markdown_table(arbedb_dsn, arbedb_project):
+    proc = subprocess.run([sys.executable, "-m", "arbedb.cli", "matrix", "--dsn", arbedb_dsn],
+                          cwd=arbedb_project.root, capture_output=True, text=True, check=True)
+    assert "| table" in proc.stdout and f"{'| ' + ' | '.join(CALLERS)}" not in proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if re.match(r"\| houses +\| soft delete", line))
+    assert [c.strip() for c in row.strip("|").split("|")][2:] == ["no", "no", "no", "no", "yes", "yes"]
+    assert len([line for line in proc.stdout.splitlines() if line.startswith("| ")]) == len(SPEC_5) + 1
+
+
+def test_markdown_says_why_a_cell_could_not_be_probed(arbedb_dsn):
+    with psycopg.connect(arbedb_dsn) as conn:  # a sample row for configs can no longer be made
+        conn.execute("ALTER TABLE public.configs ADD CONSTRAINT never CHECK (false) NOT VALID")
+    matrix = probe_matrix(arbedb_dsn)
+    assert {cells["member"].mark for probe, cells in matrix.rows if probe.table == "configs"} == {"?"}
+    notes = render_markdown(matrix).split("Not probed:\n")[1]
+    assert "- configs select as member: no sample row could be made (new row for relation" in notes
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", header[16:24])
+
+
+def test_html_is_one_page_and_renders_in_headless_chromium(arbedb_dsn):
+    page = render_html(probe_matrix(arbedb_dsn))
+    # Self-contained: nothing fetched from anywhere.
+    assert not re.search(r"""\b(src|href)\s*=|@import|url\(""", page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    html = ARTIFACTS / "matrix.html"
+    html.write_text(page)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed here (CI installs it: apt-get install chromium)")
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    dom = subprocess.run([*flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert dom.count("<tr") == len(SPEC_5) + 1
+    assert dom.count('class="yes"') == sum(len(v) for v in SPEC_5.values())
+    shot = ARTIFACTS / "matrix.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1100,1900", html.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    assert _png_size(shot) == (1100, 1900) and shot.stat().st_size > 20_000
