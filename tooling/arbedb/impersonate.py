@@ -28,16 +28,22 @@ def user_claims(user_id, email: str | None = None) -> dict:
 
 
 @contextmanager
-def acting_as(conn, role: str, claims: dict | str | None):
+def acting_as(conn, role: str, claims: dict | str | None, *, keep: bool = False):
     """The general form: any database role, claims as a dict, raw string (to test
-    malformed tokens) or None (no claims setting at all)."""
-    with conn.transaction(force_rollback=True):
+    malformed tokens) or None (no claims setting at all).
+
+    ``keep=True`` keeps what the block wrote when it succeeds (a savepoint is
+    released, the role and claims are reset); an error still undoes it all."""
+    with conn.transaction(force_rollback=not keep):
         cur = conn.cursor()
         cur.execute(f"SET LOCAL ROLE {role}")
         if claims is not None:
             raw = claims if isinstance(claims, str) else json.dumps(claims)
             cur.execute("SELECT set_config('request.jwt.claims', %s, true)", (raw,))
         yield cur
+        if keep:
+            cur.execute("RESET ROLE")
+            cur.execute("SELECT set_config('request.jwt.claims', '', true)")
 
 
 def as_user(conn, user_id: uuid.UUID | str, email: str | None = None):

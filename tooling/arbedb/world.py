@@ -30,11 +30,12 @@ DEFAULTS = {
 
 
 class WorldBuilder:
-    def __init__(self, conn):
+    def __init__(self, conn, new_id=uuid.uuid4):
         self.conn = conn
+        self.new_id = new_id  # deterministic ids make a generated world reproducible
 
     def _insert(self, table: str, values: dict) -> uuid.UUID:
-        values = {"id": uuid.uuid4(), **values}
+        values = {"id": self.new_id(), **values}
         cols = list(values)
         query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
             sql.Identifier(*table.split(".")) if "." in table else sql.Identifier("public", table),
@@ -50,7 +51,7 @@ class WorldBuilder:
         return values["id"]
 
     def user(self, email: str | None = None) -> uuid.UUID:
-        user_id = uuid.uuid4()
+        user_id = self.new_id()
         with self.conn.cursor() as cur:
             cur.execute("INSERT INTO auth.users (id, email) VALUES (%s, %s)", (user_id, email))
         return user_id

@@ -1,0 +1,383 @@
+"""The permission matrix of SPEC §5, executable: what each caller may see and do.
+
+This is the reference the database is tested against (``arbedb rls-test``). It
+reads like the matrix on purpose; when the SPEC changes, this file changes
+with it, and the property tests then show every place the SQL disagrees.
+
+A world is the rows of the nine tables (only the columns the rules look at),
+plus the credentials whose plaintext the tests hold: invite tokens, API keys
+and secret values. Callers are users (a uuid and a JWT email), ``anon``, or
+an authenticated session whose token is broken (nobody).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from uuid import UUID
+
+RANK = {"owner": 3, "admin": 2, "member": 1}
+ROLES_ALL = tuple(RANK)
+TABLES = ("houses", "members", "agents", "environments", "threads", "configs", "secrets", "invites", "api_keys")
+
+# The columns each table's rules look at (besides id, house_id and deleted).
+TRACKED = {
+    "houses": ("name", "created_by"),
+    "members": ("user_id", "role"),
+    "agents": ("name", "created_by"),
+    "environments": ("name", "created_by"),
+    "threads": ("agent_id", "environment_id", "status", "created_by"),
+    "configs": ("agent_id", "environment_id", "value"),
+    "secrets": ("environment_id", "name", "created_by"),
+    "invites": ("email", "role", "accepted_by", "expired"),
+    "api_keys": ("agent_id", "name", "revoked", "expired"),
+}
+
+# SPEC §4/§5: never changed after insert, by anyone.
+IMMUTABLE = {
+    "houses": {"house_id", "created_by"},
+    "members": {"house_id", "user_id"},
+    "agents": {"house_id", "created_by"},
+    "environments": {"house_id", "created_by"},
+    "threads": {"house_id", "created_by"},
+    "configs": {"house_id"},
+    "secrets": {"house_id", "created_by"},
+    "invites": {"house_id", "email", "role"},
+    "api_keys": {"house_id", "created_by"},
+}
+# Callers may UPDATE only these columns of invites and api_keys (revocation).
+UPDATABLE_ONLY = {"invites": {"deleted_at"}, "api_keys": {"revoked_at", "deleted_at"}}
+# Who may read, insert and update each table: the minimum role in the row's house.
+READ_ROLE = {t: "member" for t in TABLES} | {"invites": "admin", "api_keys": "admin"}
+WRITE_ROLE = {"agents": "admin", "environments": "admin", "configs": "admin", "secrets": "admin",
+              "threads": "member", "houses": "admin", "invites": "admin", "api_keys": "admin"}
+# Tables a caller inserts into directly; the rest only through functions.
+DIRECT_INSERT = ("houses", "agents", "environments", "threads", "configs", "secrets")
+# house_id inherited from a parent, in the order the trigger tries them.
+PARENTS = {
+    "threads": (("agent_id", "agents"), ("environment_id", "environments")),
+    "configs": (("agent_id", "agents"), ("environment_id", "environments")),
+    "secrets": (("environment_id", "environments"),),
+    "api_keys": (("agent_id", "agents"),),
+}
+
+
+@dataclass
+class Row:
+    id: UUID | None  # None until the database has assigned it (rows made by triggers/functions)
+    house_id: UUID
+    deleted: bool = False
+    data: dict = field(default_factory=dict)
+
+    def key(self) -> tuple:
+        return (self.house_id, self.deleted, tuple(sorted((k, str(v)) for k, v in self.data.items())))
+
+
+@dataclass(frozen=True)
+class Caller:
+    label: str
+    user_id: UUID | None = None  # None: anon or a broken token, i.e. nobody
+    email: str | None = None
+    anon: bool = False
+    claims: str | None = None  # raw request.jwt.claims for broken tokens
+
+
+@dataclass
+class World:
+    users: dict[UUID, str] = field(default_factory=dict)  # id -> email
+    rows: dict[str, dict[UUID, Row]] = field(default_factory=lambda: {t: {} for t in TABLES})
+    tokens: dict[str, UUID] = field(default_factory=dict)  # invite token -> invite id
+    keys: dict[str, UUID] = field(default_factory=dict)  # api key -> api_keys id
+    secret_values: dict[UUID, str] = field(default_factory=dict)
+
+    def copy(self) -> World:
+        return copy.deepcopy(self)
+
+    # -- membership ----------------------------------------------------------
+    def house_live(self, house: UUID) -> bool:
+        h = self.rows["houses"].get(house)
+        return h is not None and not h.deleted
+
+    def role_in(self, user: UUID | None, house: UUID) -> str | None:
+        """arbe.house_role: the user's live membership role in a live house."""
+        if user is None or not self.house_live(house):
+            return None
+        for m in self.rows["members"].values():
+            if m.house_id == house and m.data["user_id"] == user and not m.deleted:
+                return m.data["role"]
+        return None
+
+    def houses_of(self, user: UUID | None, at_least: str = "member") -> set[UUID]:
+        return {h for h in self.rows["houses"] if RANK.get(self.role_in(user, h), 0) >= RANK[at_least]}
+
+    def live_owners(self, house: UUID) -> list[Row]:
+        return [m for m in self.rows["members"].values()
+                if m.house_id == house and m.data["role"] == "owner" and not m.deleted]
+
+
+# ------------------------------------------------------------------ SELECT
+
+def visible(world: World, caller: Caller, table: str) -> set[UUID]:
+    """The ids of ``table`` the caller's SELECT returns."""
+    user = caller.user_id
+    if user is None:
+        return set()
+    rows = world.rows[table].values()
+    if table == "houses":
+        # A member sees the house; its creator also sees it while it has no
+        # membership at all (the moment of its own INSERT … RETURNING).
+        member_of = world.houses_of(user)
+        memberless = {h.id for h in rows} - {m.house_id for m in world.rows["members"].values()}
+        return {h.id for h in rows if h.id in member_of or (h.data["created_by"] == user and h.id in memberless)}
+    if table == "members":
+        member_of = world.houses_of(user)
+        return {m.id for m in rows if m.data["user_id"] == user or m.house_id in member_of}
+    allowed = world.houses_of(user, READ_ROLE[table])
+    return {r.id for r in rows if r.house_id in allowed}
+
+
+# ------------------------------------------------------------------ writes
+
+@dataclass(frozen=True)
+class Insert:
+    table: str
+    id: UUID
+    house_id: UUID | None
+    created_by: UUID | None = None
+    agent_id: UUID | None = None
+    environment_id: UUID | None = None
+
+    def __repr__(self) -> str:
+        parents = "".join(f", {k}={str(v)[:8]}" for k, v in (("agent", self.agent_id),
+                                                                ("env", self.environment_id)) if v)
+        return (f"INSERT {self.table}(house={str(self.house_id)[:8] if self.house_id else None}, "
+                f"created_by={str(self.created_by)[:8] if self.created_by else None}{parents})")
+
+
+@dataclass(frozen=True)
+class Update:
+    table: str
+    row_id: UUID
+    column: str
+    value: object  # "now" for timestamps
+
+    def __repr__(self) -> str:
+        return f"UPDATE {self.table} {str(self.row_id)[:8]} SET {self.column} = {self.value!r}"
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    args: tuple
+
+    def __repr__(self) -> str:
+        return f"{self.function}({', '.join(str(a)[:12] for a in self.args)})"
+
+
+def _parent_house(world: World, caller: Caller, table: str, write: Insert) -> UUID | None:
+    """house_id after the inheriting trigger: the first parent, in trigger order,
+    that the caller can see lends its house (the trigger looks parents up as the caller)."""
+    if write.house_id is not None:
+        return write.house_id
+    for column, parent_table in PARENTS.get(table, ()):
+        parent = getattr(write, column)
+        if parent is not None and parent in visible(world, caller, parent_table):
+            return world.rows[parent_table][parent].house_id
+    return None
+
+
+def _same_house_parents(world: World, table: str, house: UUID, values: dict) -> bool:
+    """The composite foreign keys: every parent a row names is in the row's house."""
+    for column, parent_table in PARENTS.get(table, ()):
+        parent = values.get(column)
+        if parent is not None and world.rows[parent_table][parent].house_id != house:
+            return False
+    return True
+
+
+def _insert_allowed(world: World, caller: Caller, w: Insert) -> bool:
+    user = caller.user_id
+    if user is None or w.table not in DIRECT_INSERT or w.id in world.rows[w.table]:
+        return False  # nobody, a function-only table, or the primary key is taken
+    if w.table == "houses":
+        return w.created_by in (None, user)
+    house = _parent_house(world, caller, w.table, w)
+    if house is None or house not in world.houses_of(user, WRITE_ROLE[w.table]):
+        return False
+    if w.table == "configs" and w.agent_id and w.environment_id:
+        return False  # a config belongs to one owner
+    if not _same_house_parents(world, w.table, house, {"agent_id": w.agent_id, "environment_id": w.environment_id}):
+        return False
+    return w.created_by in (None, user) or w.table == "configs"
+
+
+def _update_allowed(world: World, caller: Caller, w: Update) -> bool:
+    user = caller.user_id
+    row = world.rows[w.table].get(w.row_id)
+    if user is None or row is None:
+        return False
+    member_of, admin_of = world.houses_of(user), world.houses_of(user, "admin")
+    if w.table == "members":
+        reachable = (row.data["user_id"] == user and row.house_id in member_of) or row.house_id in admin_of
+    else:
+        reachable = row.house_id in world.houses_of(user, WRITE_ROLE[w.table])
+    if not reachable or w.column not in UPDATABLE_ONLY.get(w.table, {w.column}):
+        return False
+    if row.deleted:
+        return False  # frozen once soft-deleted
+    current = row.house_id if w.column == "house_id" else row.data.get(w.column)
+    if w.column in IMMUTABLE[w.table] and w.value != current:
+        return False
+    if w.table == "api_keys" and w.column == "revoked_at" and row.data["revoked"]:
+        return False  # revocation is set once
+    if not _same_house_parents(world, w.table, row.house_id, {w.column: w.value}):
+        return False
+    my_role = world.role_in(user, row.house_id)
+    if w.table == "houses" and w.column == "deleted_at":
+        return my_role == "owner"
+    if w.table == "members":
+        return _member_change_allowed(world, user, my_role, row, w)
+    return True
+
+
+def _member_change_allowed(world: World, user: UUID, my_role: str | None, row: Row, w: Update) -> bool:
+    old_role = row.data["role"]
+    if w.column == "role" and w.value != old_role:
+        if RANK.get(my_role, 0) < RANK["admin"]:
+            return False
+        if "owner" in (old_role, w.value) and my_role != "owner":
+            return False
+    if w.column == "deleted_at":
+        leaving = row.data["user_id"] == user
+        if not (leaving or my_role == "owner" or (RANK.get(my_role, 0) >= RANK["admin"] and old_role != "owner")):
+            return False
+    demoted = (w.column == "role" and w.value != "owner") or w.column == "deleted_at"
+    if old_role == "owner" and demoted and world.house_live(row.house_id):
+        return any(m.id != row.id for m in world.live_owners(row.house_id))
+    return True
+
+
+def _invite_for(world: World, caller: Caller, token: str) -> Row | None:
+    """The invite a token names, if this caller may accept it now."""
+    invite = world.rows["invites"].get(world.tokens.get(token))
+    if invite is None or caller.user_id is None or caller.email is None:
+        return None
+    usable = not (invite.deleted or invite.data["accepted_by"] or invite.data["expired"])
+    if usable and world.house_live(invite.house_id) and invite.data["email"] == caller.email.strip().lower():
+        return invite
+    return None
+
+
+def _call_allowed(world: World, caller: Caller, w: Call) -> bool:
+    user = caller.user_id
+    name, args = w.function, w.args
+    if name == "create_invite":
+        house, email, role = args
+        return (house in world.houses_of(user, "admin") and role in ("member", "admin")
+                and email.strip().find("@") > 0)
+    if name == "accept_invite":
+        return _invite_for(world, caller, args[0]) is not None
+    if name == "create_api_key":
+        house, agent, _name = args
+        agent_row = world.rows["agents"].get(agent)
+        return house in world.houses_of(user, "admin") and (
+            agent is None or (agent_row is not None and agent_row.house_id == house and not agent_row.deleted))
+    if name == "set_secret":
+        secret = world.rows["secrets"].get(args[0])
+        return secret is not None and not secret.deleted and secret.house_id in world.houses_of(user, "admin")
+    raise ValueError(f"unknown function {name}")
+
+
+def allowed(world: World, caller: Caller, write) -> bool:
+    """Whether the database must accept this write from this caller."""
+    if isinstance(write, Insert):
+        return _insert_allowed(world, caller, write)
+    if isinstance(write, Update):
+        return _update_allowed(world, caller, write)
+    return _call_allowed(world, caller, write)
+
+
+def apply(world: World, caller: Caller, write, result=None) -> list[tuple[str, Row]]:
+    """Change the model as an accepted write changes the database. Returns the
+    rows the database creates whose ids only it knows (matched up by the checker).
+    ``result`` is what a function returned (a token or key to remember)."""
+    user = caller.user_id
+    pending: list[tuple[str, Row]] = []
+    if isinstance(write, Insert):
+        house = write.id if write.table == "houses" else _parent_house(world, caller, write.table, write)
+        data = {col: None for col in TRACKED[write.table]}
+        data.update({k: getattr(write, k) for k in ("agent_id", "environment_id") if k in data})
+        if "created_by" in data:
+            data["created_by"] = user
+        data.update({k: v for k, v in insert_values(write.table, write.id).items() if k in data})
+        world.rows[write.table][write.id] = Row(write.id, house, False, data)
+        if write.table == "houses":
+            pending.append(("members", Row(None, house, False, {"user_id": user, "role": "owner"})))
+    elif isinstance(write, Update):
+        row = world.rows[write.table][write.row_id]
+        if write.column == "deleted_at":
+            row.deleted = True
+        elif write.column == "revoked_at":
+            row.data["revoked"] = True
+        elif write.column != "house_id":
+            row.data[write.column] = write.value
+    elif write.function == "create_invite":
+        house, email, role = write.args
+        pending.append(("invites", Row(None, house, False, {"email": email.strip().lower(), "role": role,
+                                                              "accepted_by": None, "expired": False})))
+    elif write.function == "accept_invite":
+        invite = _invite_for(world, caller, write.args[0])
+        invite.data["accepted_by"] = user
+        if world.role_in(user, invite.house_id) is None:
+            pending.append(("members", Row(None, invite.house_id, False, {"user_id": user,
+                                                                           "role": invite.data["role"]})))
+    elif write.function == "create_api_key":
+        house, agent, name = write.args
+        pending.append(("api_keys", Row(None, house, False, {"agent_id": agent, "name": name, "revoked": False,
+                                                               "expired": False})))
+    elif write.function == "set_secret":
+        world.secret_values[write.args[0]] = write.args[1]
+    return pending
+
+
+def insert_values(table: str, row_id: UUID) -> dict:
+    """The columns a generated INSERT sets besides ids, house and author; names
+    derive from the id so unique indexes never collide by accident."""
+    tag = row_id.hex[:8]
+    return {
+        "houses": {"name": f"house-{tag}"},
+        "agents": {"name": f"agent-{tag}", "kind": "coder"},
+        "environments": {"name": f"env-{tag}", "kind": "local"},
+        "threads": {"kind": "chat", "status": "open"},
+        "configs": {"key": f"key-{tag}", "value": "1"},
+        "secrets": {"name": f"secret-{tag}"},
+    }[table]
+
+
+# ------------------------------------------------------------------ reads by service_role
+
+def resolves(world: World, key: str) -> tuple | None:
+    """arbe.resolve_api_key as service_role: (id, house, agent) of a usable key."""
+    row = world.rows["api_keys"].get(world.keys.get(key))
+    if row is None or row.deleted or row.data["revoked"] or row.data["expired"]:
+        return None
+    agent = world.rows["agents"].get(row.data["agent_id"])
+    if not world.house_live(row.house_id) or (agent is not None and agent.deleted):
+        return None
+    return (row.id, row.house_id, row.data["agent_id"])
+
+
+def secret_value(world: World, secret: UUID) -> str | None:
+    """arbe.read_secret as service_role."""
+    row = world.rows["secrets"].get(secret)
+    if row is None or row.deleted or not world.house_live(row.house_id):
+        return None
+    return world.secret_values.get(secret)
+
+
+def lookup(world: World, caller: Caller, token: str) -> tuple | None:
+    """arbe.lookup_invite: (house, house name, role) of an invite the caller may accept."""
+    invite = _invite_for(world, caller, token)
+    if invite is None:
+        return None
+    return (invite.house_id, world.rows["houses"][invite.house_id].data["name"], invite.data["role"])

@@ -1,0 +1,194 @@
+"""Worlds for the RLS property tests: how hypothesis describes them, how they are
+loaded (as service_role, inside the caller's transaction) and read back.
+
+A WorldSpec is plain data, so a failing example prints as the world it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import strategies as st
+
+from ..impersonate import user_claims
+from ..world import WorldBuilder
+from .model import TABLES, TRACKED, Caller, Row, World
+
+# ------------------------------------------------------------------ specs
+
+ROLES = ("owner", "admin", "member")
+
+
+@dataclass(frozen=True)
+class HouseSpec:
+    creator: int | None  # index of the user in created_by (made owner by the trigger)
+    deleted: bool = False
+    memberless: bool = False  # the creator's membership removed again: only created_by remains
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    user: int
+    house: int
+    role: str
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    table: str
+    house: int
+    parent: int | None = None  # index among the house's agents/environments
+    deleted: bool = False
+    flag: bool = False  # invites: expired; api_keys: revoked; secrets: has a value
+    other: int = 0  # invites: whose email (user index), accepted by them when >= 100
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    users: int
+    houses: tuple[HouseSpec, ...]
+    members: tuple[MemberSpec, ...]
+    rows: tuple[RowSpec, ...]
+
+
+@st.composite
+def world_specs(draw, max_users: int = 8, max_houses: int = 5) -> WorldSpec:
+    users = draw(st.integers(1, max_users))
+    n_houses = draw(st.integers(1, max_houses))
+    user = st.integers(0, users - 1)
+    houses = tuple(draw(st.builds(HouseSpec, st.none() | user, st.booleans(), st.booleans()))
+                   for _ in range(n_houses))
+    house = st.integers(0, n_houses - 1)
+    members = tuple(draw(st.lists(st.builds(MemberSpec, user, house, st.sampled_from(ROLES), st.booleans()),
+                                  max_size=12)))
+    rows = tuple(draw(st.lists(st.builds(
+        RowSpec, st.sampled_from(TABLES[2:]), house, st.none() | st.integers(0, 2), st.booleans(), st.booleans(),
+        st.integers(0, 120)), max_size=14)))
+    return WorldSpec(users, houses, members, rows)
+
+
+# ------------------------------------------------------------------ reading a world back
+
+PROJECTION = {
+    "houses": "name, created_by",
+    "members": "user_id, role",
+    "agents": "name, created_by",
+    "environments": "name, created_by",
+    "threads": "agent_id, environment_id, status, created_by",
+    "configs": "agent_id, environment_id, value::text",
+    "secrets": "environment_id, name, created_by",
+    "invites": "lower(email), role, accepted_by, expires_at <= now()",
+    "api_keys": "agent_id, name, revoked_at IS NOT NULL, coalesce(expires_at <= now(), false)",
+}
+assert PROJECTION.keys() == TRACKED.keys()
+
+
+def read_rows(conn, table: str) -> dict[uuid.UUID, Row]:
+    """The table as the model sees it, read with the connection's own rights."""
+    rows = conn.execute(f"SELECT id, house_id, deleted_at IS NOT NULL, {PROJECTION[table]} FROM public.{table}")
+    return {r[0]: Row(r[0], r[1], r[2], dict(zip(TRACKED[table], r[3:]))) for r in rows.fetchall()}
+
+
+def read_world(conn, world: World | None = None) -> World:
+    world = world or World()
+    world.users = dict(conn.execute("SELECT id, email FROM auth.users").fetchall())
+    world.rows = {t: read_rows(conn, t) for t in TABLES}
+    return world
+
+
+# ------------------------------------------------------------------ loading
+
+def token_hash(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+def load(conn, spec: WorldSpec) -> World:
+    """Insert the world as service_role; returns the model of what was loaded."""
+    rng = random.Random(0)  # same spec, same ids: hypothesis replays a world exactly
+    w = WorldBuilder(conn, new_id=lambda: uuid.UUID(int=rng.getrandbits(128), version=4))
+    world = World()
+    now = datetime.now(timezone.utc)
+    past, future = now - timedelta(days=1), now + timedelta(days=7)
+    users = [w.user(f"user{i}@example.com") for i in range(spec.users)]
+    houses = []
+    for h in spec.houses:
+        creator = users[h.creator] if h.creator is not None else None
+        hid = w.house(f"house {len(houses)}", created_by=creator, deleted_at=now if h.deleted else None)
+        if h.memberless:
+            conn.execute("DELETE FROM public.members WHERE house_id = %s", (hid,))
+        houses.append(hid)
+    for m in spec.members:
+        if not m.deleted and conn.execute(
+                "SELECT 1 FROM public.members WHERE house_id = %s AND user_id = %s AND deleted_at IS NULL",
+                (houses[m.house], users[m.user])).fetchone():
+            continue  # one live membership per user and house
+        w.member(houses[m.house], users[m.user], m.role, deleted_at=now if m.deleted else None)
+    parents: dict[tuple[str, int], list[uuid.UUID]] = {}
+    for r in sorted(spec.rows, key=lambda r: r.table not in ("agents", "environments")):
+        house = houses[r.house]
+        n = len(parents.get((r.table, r.house), []))
+        values = {"deleted_at": now if r.deleted else None,
+                  "key": f"key-{n}" if r.table == "configs" else None,  # unique per house and owner
+                  "name": f"{r.table}-{n}" if r.table != "threads" and r.table != "configs" else None}
+        if r.table in ("threads", "configs", "api_keys", "secrets") and r.parent is not None:
+            kind = "environments" if r.table == "secrets" or (r.table != "api_keys" and r.parent % 2) else "agents"
+            options = parents.get((kind, r.house), [])
+            if options:
+                values["environment_id" if kind == "environments" else "agent_id"] = options[r.parent % len(options)]
+        if r.table == "invites":
+            values.pop("name")
+            values.update(email=f"user{r.other % spec.users}@example.com", role=("member", "admin")[r.other % 2],
+                          expires_at=past if r.flag else future)
+            if r.other >= 100:
+                values.update(accepted_at=now, accepted_by=users[r.other % spec.users])
+        if r.table == "api_keys":
+            values.update(revoked_at=now if r.flag else None, expires_at=past if r.other % 3 == 0 else None)
+        row_id = w.row(r.table, house, **{k: v for k, v in values.items() if v is not None})
+        parents.setdefault((r.table, r.house), []).append(row_id)
+        _credential_for(conn, world, r, row_id)
+    return read_world(conn, world)
+
+
+def _credential_for(conn, world: World, spec: RowSpec, row_id: uuid.UUID) -> None:
+    """The plaintext the tests hold for a loaded invite, API key or secret."""
+    if spec.table == "invites":
+        token = f"token-{row_id.hex}"
+        conn.execute("INSERT INTO arbe_private.invite_tokens VALUES (%s, %s)", (row_id, token_hash(token)))
+        world.tokens[token] = row_id
+    elif spec.table == "api_keys":
+        key = f"arbe_key{row_id.hex}"
+        conn.execute("INSERT INTO arbe_private.api_key_hashes VALUES (%s, %s)", (row_id, token_hash(key)))
+        world.keys[key] = row_id
+    elif spec.table == "secrets" and spec.flag:
+        conn.execute("INSERT INTO arbe_private.secret_values (secret_id, value) VALUES (%s, %s)",
+                     (row_id, f"value-{row_id.hex[:6]}"))
+        world.secret_values[row_id] = f"value-{row_id.hex[:6]}"
+
+
+# ------------------------------------------------------------------ callers
+
+BROKEN_CLAIMS = {
+    "no claims": None,
+    "malformed": "{not json",
+    "non-uuid sub": '{"sub":"alice","role":"authenticated"}',
+}
+
+
+def callers(world: World) -> list[Caller]:
+    """Every user (some with their email in another case), anon, and nobodies."""
+    out = []
+    for i, (user, email) in enumerate(sorted(world.users.items(), key=lambda kv: kv[1])):
+        out.append(Caller(f"user{i}", user, email.upper() if i % 2 else email))
+    out.append(Caller("anon", anon=True))
+    out += [Caller(label, claims=claims) for label, claims in BROKEN_CLAIMS.items()]
+    if world.users:
+        some_user = min(world.users)
+        forged = json.dumps({**user_claims(some_user), "role": "service_role"})
+        out.append(Caller("service_role claim", claims=forged))
+    return out

@@ -1,0 +1,133 @@
+"""Random writes against a world, and running one as its caller.
+
+Writes are drawn from the ids the world holds right now, so they hit real rows
+(and, on purpose, rows of other houses, immutable columns, other users' ids).
+"""
+
+from __future__ import annotations
+
+import psycopg
+from hypothesis import strategies as st
+from psycopg import sql
+
+from ..impersonate import acting_as, user_claims
+from .model import DIRECT_INSERT, ROLES_ALL, Call, Caller, Insert, Update, World, insert_values
+
+NOW = "now"  # an Update value meaning now()
+
+# Per table, the columns an UPDATE may try, each with where its values come from:
+# "now", a set of literal values, or ids of a table ("@users", "@houses", "@agents").
+UPDATE_COLUMNS = {
+    "houses": {"name": ("renamed",), "deleted_at": NOW, "created_by": "@users", "house_id": "@houses"},
+    "members": {"role": ROLES_ALL, "deleted_at": NOW, "user_id": "@users", "house_id": "@houses"},
+    "agents": {"name": ("renamed",), "deleted_at": NOW, "created_by": "@users", "house_id": "@houses"},
+    "environments": {"name": ("renamed",), "deleted_at": NOW, "house_id": "@houses"},
+    "threads": {"status": ("done",), "deleted_at": NOW, "created_by": "@users", "house_id": "@houses",
+                "agent_id": "@agents"},
+    "configs": {"value": ("2",), "deleted_at": NOW, "house_id": "@houses"},
+    "secrets": {"name": ("renamed",), "deleted_at": NOW, "created_by": "@users", "house_id": "@houses"},
+    "invites": {"deleted_at": NOW, "email": ("other@example.com",), "expires_at": NOW},
+    "api_keys": {"revoked_at": NOW, "deleted_at": NOW, "name": ("renamed",)},
+}
+
+
+# The author and parent columns each table has, filled from an Insert when set.
+OPTIONAL_COLUMNS = {
+    "houses": ("created_by",), "agents": ("created_by",), "environments": ("created_by",),
+    "threads": ("created_by", "agent_id", "environment_id"), "configs": ("agent_id", "environment_id"),
+    "secrets": ("created_by", "environment_id"), "members": (), "invites": (), "api_keys": ("created_by", "agent_id"),
+}
+
+
+def session(caller: Caller) -> tuple[str, dict | str | None]:
+    """The database role and JWT claims a caller runs with (SPEC §3)."""
+    if caller.anon:
+        return "anon", {"role": "anon"}
+    if caller.user_id is not None:
+        return "authenticated", user_claims(caller.user_id, caller.email)
+    return "authenticated", caller.claims
+
+
+def _ids(world: World, table: str) -> list:
+    """Ids in an order that depends only on content: rows made by the database
+    (owner memberships, invites from functions) get random ids, and hypothesis
+    needs the same draws to pick the same rows when it replays an example."""
+    if table == "users":
+        return sorted(world.users, key=lambda u: world.users[u] or "")
+    rows = world.rows[table]
+    return sorted(rows, key=lambda i: (str(rows[i].key()), str(i)))
+
+
+@st.composite
+def writes(draw, world: World, callers: list[Caller]):
+    """(caller, write) for the world as it is now."""
+    caller = draw(st.sampled_from(callers))
+    houses = _ids(world, "houses")
+    maybe = lambda table: st.none() | st.sampled_from(_ids(world, table)) if world.rows[table] else st.none()  # noqa: E731
+    kind = draw(st.sampled_from(("insert", "update", "update", "call")))
+    if kind == "insert":
+        table = draw(st.sampled_from(DIRECT_INSERT + ("members", "invites", "api_keys")))
+        author = draw(st.sampled_from((None, caller.user_id) + tuple(_ids(world, "users")[:2])))
+        return caller, Insert(table, draw(st.uuids(version=4)), draw(st.none() | st.sampled_from(houses)),
+                              author, draw(maybe("agents")), draw(maybe("environments")))
+    if kind == "update":
+        tables = [t for t in UPDATE_COLUMNS if world.rows[t]]
+        table = draw(st.sampled_from(tables))
+        row = draw(st.sampled_from(_ids(world, table)))
+        column = draw(st.sampled_from(sorted(UPDATE_COLUMNS[table])))
+        source = UPDATE_COLUMNS[table][column]
+        if source == NOW:
+            value = NOW
+        elif isinstance(source, str):
+            value = draw(maybe(source[1:])) if source == "@agents" else draw(st.sampled_from(_ids(world, source[1:])))
+        else:
+            value = draw(st.sampled_from(source))
+        return caller, Update(table, row, column, value)
+    function = draw(st.sampled_from(("create_invite", "accept_invite", "create_api_key", "set_secret")))
+    if function == "create_invite":
+        emails = [e for e in world.users.values() if e] + ["not-an-email"]
+        args = (draw(st.sampled_from(houses)), draw(st.sampled_from(emails)), draw(st.sampled_from(ROLES_ALL)))
+    elif function == "accept_invite":
+        args = (draw(st.sampled_from(sorted(world.tokens) + ["token-wrong"])),)
+    elif function == "create_api_key":
+        args = (draw(st.sampled_from(houses)), draw(maybe("agents")), "key")
+    else:
+        if not world.rows["secrets"]:
+            return caller, Call("create_api_key", (draw(st.sampled_from(houses)), None, "key"))
+        args = (draw(st.sampled_from(_ids(world, "secrets"))), "s3cret")
+    return caller, Call(function, args)
+
+
+def _statement(write) -> tuple[sql.Composable, list]:
+    if isinstance(write, Insert):
+        values = {"id": write.id, "house_id": write.house_id}
+        values.update({c: getattr(write, c) for c in OPTIONAL_COLUMNS[write.table]})
+        if write.table in DIRECT_INSERT:
+            values.update(insert_values(write.table, write.id))
+        values = {k: v for k, v in values.items() if v is not None}
+        return sql.SQL("INSERT INTO public.{} ({}) VALUES ({})").format(
+            sql.Identifier(write.table), sql.SQL(", ").join(map(sql.Identifier, values)),
+            sql.SQL(", ").join(sql.Placeholder() * len(values))), list(values.values())
+    if isinstance(write, Update):
+        value = sql.SQL("now()") if write.value == NOW else sql.Placeholder()
+        return sql.SQL("UPDATE public.{} SET {} = {} WHERE id = %s").format(
+            sql.Identifier(write.table), sql.Identifier(write.column), value), (
+            [write.row_id] if write.value == NOW else [write.value, write.row_id])
+    placeholders = sql.SQL(", ").join(sql.Placeholder() * len(write.args))
+    return sql.SQL("SELECT arbe.{}({})").format(sql.Identifier(write.function), placeholders), list(write.args)
+
+
+def execute(conn, caller: Caller, write) -> tuple[bool, object, str]:
+    """Run the write as the caller, keeping it when it succeeds.
+    Returns (accepted, what a function returned, the error or rowcount seen)."""
+    statement, params = _statement(write)
+    try:
+        with acting_as(conn, *session(caller), keep=True) as cur:
+            cur.execute(statement, params)
+            if isinstance(write, Call):
+                return True, cur.fetchone()[0], "returned"
+            if cur.rowcount != 1:
+                return False, None, f"{cur.rowcount} rows"
+            return True, None, "1 row"
+    except psycopg.Error as exc:
+        return False, None, f"{exc.sqlstate}: {exc.diag.message_primary}"
