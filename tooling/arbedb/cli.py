@@ -118,6 +118,31 @@ def new(name):
         click.echo(f"created {path.relative_to(project.root)}")
 
 
+@main.command("new-table")
+@click.argument("name")
+@click.option("--parent", metavar="TABLE", help="A house table each row belongs to (e.g. agents): "
+              "adds <parent>_id, bound to the same house.")
+@click.option("--not-synced", is_flag=True, help="Leave it out of the Electric publication and shapes.")
+@_fail_cleanly
+def new_table(name, parent, not_synced):
+    """Scaffold a house-scoped table NAME: revision, policies, triggers, publication and shape."""
+    from .scaffold import new_table as scaffold
+
+    project = find_project()
+    done = scaffold(project, name, parent=parent, synced=not not_synced)
+    for path in done.created:
+        click.echo(f"created {path.relative_to(project.root)}")
+    for path in done.changed:
+        click.echo(f"changed {path.relative_to(project.root)}")
+    click.echo(f"\nnext:\n  1. add the columns of {name} to the revision"
+               + (" and to electric/shapes.toml" if not not_synced else "") + " (and adjust its policy file);\n"
+               f"  2. fill in the RLS model entry for {name} in tooling/arbedb/rls/model.py "
+               "(the rule written: members read, admins write):")
+    for line in done.model_entry.splitlines():
+        click.echo(f"       {line}")
+    click.echo("  3. arbedb lint && arbedb apply && arbedb verify && arbedb rls-test && arbedb matrix")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable, for the proxy.")
 @_fail_cleanly

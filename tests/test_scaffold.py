@@ -1,0 +1,153 @@
+"""`arbedb new-table`: a scaffolded table passes lint, applies, verifies and behaves like its siblings."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+
+import psycopg
+import pytest
+from conftest import ROOT
+from matrix_spec import ADMINS, MEMBERS, SERVICE
+
+from arbedb import commands
+from arbedb.errors import ArbedbError
+from arbedb.impersonate import as_user
+from arbedb.lint import lint
+from arbedb.matrix import probe_matrix
+from arbedb.scaffold import new_table
+from arbedb.shapes import load_shapes
+from arbedb.verify import run_checks
+from arbedb.world import WorldBuilder
+
+pytest_plugins = ["supabase_fixture"]
+
+# The matrix the scaffold's policies promise (the agents rule).
+AGENTS_RULE = {"select": MEMBERS | SERVICE, "insert": ADMINS | SERVICE, "update updated_at": ADMINS | SERVICE,
+               "soft delete": ADMINS | SERVICE, "delete": SERVICE}
+
+
+@pytest.fixture
+def project(project_copy):
+    for config in (".sqlfluff", ".squawk.toml"):  # lint's configuration travels with the SQL
+        if (ROOT / config).exists():
+            shutil.copy(ROOT / config, project_copy.root / config)
+    return project_copy
+
+
+def files(project) -> dict[str, str]:
+    return {p.relative_to(project.root).as_posix(): p.read_text() for p in sorted(project.root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def test_a_synced_child_table_follows_every_convention(project, empty_dsn):
+    done = new_table(project, "labels", parent="agents")
+    rel = sorted(p.relative_to(project.root).as_posix() for p in done.created + done.changed)
+    assert rel == ["electric/10_publication.sql", "electric/shapes.toml", "migrations/versions/0003_add_labels.down.sql",
+                   "migrations/versions/0003_add_labels.py", "migrations/versions/0003_add_labels.up.sql",
+                   "policies/39_labels.sql", "triggers/50_labels.sql"]
+
+    report = lint(project, [str(p) for p in done.created + done.changed])  # sqlfluff, squawk and the project's rules, on what the scaffold wrote
+    assert [f.line_text() for f in report.errors] == []
+    assert [f.line_text() for f in lint(project, engines=("arbedb",)).errors] == []
+
+    labels = load_shapes(project).table("labels")
+    assert labels.columns == ("id", "house_id", "agent_id", "created_by", "created_at", "updated_at", "deleted_at")
+
+    commands.apply(project, empty_dsn)
+    with psycopg.connect(empty_dsn) as conn:
+        conn.read_only = True
+        assert [f.line_text() for f in run_checks(conn, project) if f.severity == "error"] == []
+        conn.rollback()
+        conn.read_only = False
+        ident = conn.execute("SELECT relreplident, relrowsecurity, relforcerowsecurity FROM pg_class "
+                             "WHERE oid = 'public.labels'::regclass").fetchone()
+        assert ident == ("f", True, True)
+
+    allowed = probe_matrix(empty_dsn).allowed()
+    assert {action: allowed["labels", action] for action in AGENTS_RULE} == AGENTS_RULE
+
+
+def test_a_child_row_takes_its_parent_house_and_never_another(project, empty_dsn):
+    new_table(project, "labels", parent="agents")
+    commands.apply(project, empty_dsn)
+    with psycopg.connect(empty_dsn) as conn:
+        w = WorldBuilder(conn)
+        admin, other = w.user("a@x.y"), w.user("o@x.y")
+        house, elsewhere = w.house("H", created_by=admin), w.house("E", created_by=other)
+        agent, foreign_agent = w.row("agents", house), w.row("agents", elsewhere)
+        with as_user(conn, admin, "a@x.y") as cur:  # house_id inherited from the agent
+            row = cur.execute("INSERT INTO labels (id, agent_id) VALUES (%s, %s) RETURNING house_id, created_by",
+                              (uuid.uuid4(), agent)).fetchone()
+            assert row == (house, admin)
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):  # a parent of another house, even for the owner of both
+            with conn.transaction():
+                w.row("labels", house, agent_id=foreign_agent)
+
+
+def test_a_table_that_is_not_synced_stays_out_of_electric(project, empty_dsn):
+    before = files(project)
+    done = new_table(project, "audit_notes", synced=False)
+    assert done.changed == []
+    after = files(project)
+    assert {k: v for k, v in after.items() if k in before} == before
+    commands.apply(project, empty_dsn)
+    with psycopg.connect(empty_dsn) as conn:
+        published = conn.execute("SELECT count(*) FROM pg_publication_tables WHERE tablename = 'audit_notes'")
+        assert published.fetchone() == (0,)
+        assert [f.line_text() for f in run_checks(conn, project) if f.severity == "error"] == []
+
+
+def test_the_scaffold_applies_as_supabase_postgres(project, supabase_dsn):
+    new_table(project, "labels", parent="environments")
+    result = commands.apply(project, supabase_dsn)
+    assert result.steps[-1].startswith("upgrade 0003")
+    with psycopg.connect(supabase_dsn) as conn:  # Supabase's default grants were taken back
+        assert conn.execute("SELECT has_table_privilege('anon', 'public.labels', 'SELECT')").fetchone() == (False,)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("Labels",), "use lower_snake_case"),
+    (("agents",), "public.agents already exists"),
+    (("labels", "houses"), "every table already belongs to a house"),
+    (("labels", "nope"), "--parent nope: no house-scoped table of that name; one of: agents, api_keys"),
+    (("labels", "threads"), "public.threads has no UNIQUE (house_id, id)"),
+])
+def test_bad_input_is_one_error_line_and_writes_nothing(project, args, message):
+    before = files(project)
+    with pytest.raises(ArbedbError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        new_table(project, args[0], parent=args[1] if len(args) > 1 else None)
+    assert files(project) == before
+
+    cli = [sys.executable, "-m", "arbedb.cli", "new-table", args[0], *(["--parent", args[1]] if len(args) > 1 else [])]
+    proc = subprocess.run(cli, cwd=project.root, capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.startswith("arbedb: error: ") and proc.stderr.count("\n") == 1
+    assert files(project) == before
+
+
+def test_a_failure_half_way_puts_every_file_back(project, monkeypatch):
+    import arbedb.scaffold as scaffold
+
+    before = files(project)
+    calls = []
+
+    def shapes_fail_the_second_time(p):
+        calls.append(p)
+        if len(calls) == 2:
+            raise ArbedbError("electric/shapes.toml: simulated failure after writing")
+        return load_shapes(p)
+
+    monkeypatch.setattr(scaffold, "load_shapes", shapes_fail_the_second_time)
+    with pytest.raises(ArbedbError, match="simulated"):
+        new_table(project, "labels", parent="agents")
+    assert files(project) == before
+
+
+def test_cli_says_what_it_wrote_and_what_is_left_to_do(project):
+    proc = subprocess.run([sys.executable, "-m", "arbedb.cli", "new-table", "labels", "--parent", "agents"],
+                          cwd=project.root, capture_output=True, text=True, check=True)
+    assert "created policies/39_labels.sql" in proc.stdout and "changed electric/shapes.toml" in proc.stdout
+    assert "fill in the RLS model entry for labels in tooling/arbedb/rls/model.py" in proc.stdout
+    assert 'PARENTS["labels"] = (("agent_id", "agents"),)' in proc.stdout

@@ -1,0 +1,175 @@
+"""`arbedb new-table NAME [--parent TABLE] [--not-synced]`: a house-scoped table with every convention.
+
+Writes a revision (``commands.new``), ``policies/NN_<name>.sql`` (first free
+number from 30), ``triggers/NN_<name>.sql`` (first free number from 50) and,
+for a synced table, adds it to ``electric/10_publication.sql`` and
+``electric/shapes.toml``. What the project already defines is read from the
+lint engine's schema model of the repository (no database needed): the name
+must be free, the parent must be a house-scoped table.
+
+All or nothing: every check runs and every text is rendered before the first
+file is touched, and if writing fails half-way the files are put back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import commands
+from .config import Project
+from .errors import ArbedbError
+from .scaffold_sql import DOWN, MODEL_ENTRY, POLICIES, TRIGGERS, UP, NewTable, render
+from .shapes import SHAPES_FILE, load_shapes
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+PUBLICATION_FILE = "electric/10_publication.sql"
+# The synced-table list in the publication file: `synced constant text[] := ARRAY[ ... ];`
+_SYNCED_ARRAY = re.compile(r"(synced\s+constant\s+text\[\]\s*:=\s*ARRAY\[)(?P<items>[^\]]*)\]")
+POLICY_NUMBERS = range(30, 50)  # after the membership functions (20), beside the other tables' policies
+TRIGGER_NUMBERS = range(50, 100)  # after the trigger functions (10-40)
+
+
+@dataclass
+class Scaffold:
+    table: NewTable
+    created: list[Path] = field(default_factory=list)
+    changed: list[Path] = field(default_factory=list)
+    model_entry: str = ""
+
+
+def parent_column(parent: str) -> str:
+    """agents -> agent_id, api_keys -> api_key_id, categories -> category_id."""
+    stem = parent[:-3] + "y" if parent.endswith("ies") else parent[:-1] if parent.endswith("s") else parent
+    return f"{stem}_id"
+
+
+def _schema(project: Project):
+    from .lint.model import build_schema
+    from .lint.parsing import parse
+    from .lint.sources import project_sources
+
+    return build_schema([parse(s) for s in project_sources(project)])
+
+
+def _plan_table(project: Project, name: str, parent: str | None, synced: bool) -> NewTable:
+    if not _NAME.match(name):
+        raise ArbedbError(f"table name {name!r}: use lower_snake_case letters, digits and _ (e.g. labels)")
+    schema = _schema(project)
+    if f"public.{name}" in schema.tables:
+        raise ArbedbError(f"public.{name} already exists in this project; pick another name")
+    if parent is None:
+        return NewTable(name, synced=synced)
+    if parent == "houses":
+        raise ArbedbError("every table already belongs to a house (house_id); --parent names another house table, "
+                          "e.g. --parent agents")
+    table = schema.tables.get(f"public.{parent}")
+    if table is None or "house_id" not in table.columns:
+        houses = sorted(t.short for t in schema.public_tables() if "house_id" in t.columns and t.short != "houses")
+        raise ArbedbError(f"--parent {parent}: no house-scoped table of that name; one of: {', '.join(houses)}")
+    if not any(set(key) == {"house_id", "id"} for key in table.keys):
+        # Adding it here would lock the parent while the index builds, inside the apply transaction.
+        raise ArbedbError(f"--parent {parent}: public.{parent} has no UNIQUE (house_id, id) for the same-house "
+                          f"foreign key; add it first in a revision of its own, scheduled for a quiet moment "
+                          f"(ALTER TABLE public.{parent} ADD CONSTRAINT {parent}_house_id_id_key UNIQUE (house_id, id)), "
+                          "then run new-table again")
+    return NewTable(name, parent, parent_column(parent), synced=synced)
+
+
+def _numbered(folder: Path, name: str, numbers: range) -> Path:
+    taken = {int(m.group(1)) for p in folder.glob("*.sql") if (m := re.match(r"^(\d+)_", p.name))}
+    free = [n for n in numbers if n > max((t for t in taken if t in numbers), default=numbers.start - 1)]
+    if not free:
+        raise ArbedbError(f"{folder.name}/ has no free number in {numbers.start}-{numbers.stop - 1} after the "
+                          f"existing files; create {folder.name}/NN_{name}.sql by hand")
+    path = folder / f"{free[0]:02d}_{name}.sql"
+    if any(p.name.endswith(f"_{name}.sql") for p in folder.glob("*.sql")):
+        raise ArbedbError(f"{folder.name}/ already has a file for {name}; remove it or pick another name")
+    return path
+
+
+def _publication_text(project: Project, table: NewTable) -> str:
+    path = project.root / PUBLICATION_FILE
+    text = path.read_text() if path.is_file() else ""
+    matches = list(_SYNCED_ARRAY.finditer(text))
+    if len(matches) != 1:
+        raise ArbedbError(f"{PUBLICATION_FILE}: cannot find its `synced constant text[] := ARRAY[...]` list; add "
+                          f"'public.{table.name}' there by hand, or use --not-synced")
+    match = matches[0]
+    last = match.group("items").rstrip()
+    if not last.endswith("'"):
+        raise ArbedbError(f"{PUBLICATION_FILE}: the synced list does not end with a quoted table name; fix it by hand")
+    insert_at = match.start("items") + len(last)
+    line = text[text.rfind("\n", 0, insert_at) + 1:insert_at]
+    indent = line[:len(line) - len(line.lstrip())]
+    return f"{text[:insert_at]},\n{indent}'public.{table.name}'{text[insert_at:]}"
+
+
+def _shapes_text(project: Project, table: NewTable) -> str:
+    import tomlkit
+
+    load_shapes(project)  # the file must be valid before we add to it
+    path = project.root / project.extra.get("shapes", SHAPES_FILE)
+    doc = tomlkit.parse(path.read_text())
+    entry = tomlkit.table()
+    entry["role"] = "member"
+    entry["columns"] = ["id", "house_id", *([table.parent_column] if table.parent else []), "created_by",
+                        "created_at", "updated_at", "deleted_at"]
+    doc["tables"][table.name] = entry
+    return tomlkit.dumps(doc)
+
+
+class _Files:
+    """Writes that can be undone: new files are removed, changed files get their old text back."""
+
+    def __init__(self) -> None:
+        self.undo: list[tuple[Path, str | None]] = []
+
+    def write(self, path: Path, text: str) -> None:
+        self.undo.append((path, path.read_text() if path.exists() else None))
+        path.write_text(text)
+
+    def created_in(self, folder: Path, before: set[Path]) -> list[Path]:
+        """Files that appeared in ``folder`` (a revision's three) since ``before``: removed on rollback too."""
+        new = sorted(set(folder.iterdir()) - before)
+        self.undo += [(p, None) for p in new if p.is_file()]
+        return new
+
+    def rollback(self) -> None:
+        for path, old in reversed(self.undo):
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_text(old)
+
+
+def new_table(project: Project, name: str, *, parent: str | None = None, synced: bool = True) -> Scaffold:
+    table = _plan_table(project, name, parent, synced)
+    policy = _numbered(project.root / "policies", name, POLICY_NUMBERS)
+    trigger = _numbered(project.root / "triggers", name, TRIGGER_NUMBERS)
+    edits = {}
+    if synced:
+        edits[project.root / PUBLICATION_FILE] = _publication_text(project, table)
+        edits[project.root / project.extra.get("shapes", SHAPES_FILE)] = _shapes_text(project, table)
+    result = Scaffold(table, model_entry=render(MODEL_ENTRY, table))
+    files = _Files()
+    versions = project.migrations_dir / "versions"
+    before = set(versions.iterdir())
+    try:
+        try:
+            commands.new(project, f"add_{name}", up_sql=render(UP, table), down_sql=render(DOWN, table))
+        finally:
+            revision = files.created_in(versions, before)
+        files.write(policy, render(POLICIES, table))
+        files.write(trigger, render(TRIGGERS, table))
+        for path, text in edits.items():
+            files.write(path, text)
+        if synced:
+            load_shapes(project)  # what we wrote must still load
+    except BaseException:
+        files.rollback()
+        raise
+    result.created = [*revision, policy, trigger]
+    result.changed = list(edits)
+    return result
