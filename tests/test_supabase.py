@@ -114,3 +114,10 @@ def test_the_matrix_on_supabase_is_spec_section_5(supabase_applied_dsn):
 
     matrix = probe_matrix(supabase_applied_dsn)
     assert matrix.unclear() == [] and differences(matrix.allowed()) == []
+
+
+def test_rls_property_holds_on_supabase(supabase_applied_dsn):
+    """`arbedb rls-test`'s property (database vs the reference model of SPEC §5), as Supabase's postgres."""
+    from arbedb.rls.checks import run
+
+    run(supabase_applied_dsn, examples=15, seed_value=7)
