@@ -63,11 +63,54 @@ _QUERIES: dict[str, str] = {
 }
 
 
-def snapshot(conn) -> dict[str, list[list]]:
-    """``{kind: sorted rows}`` for ``conn`` (a psycopg connection)."""
+# What each kind's row holds, in query order (verify's drift report names the field that differs).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "schemas": ("schema", "owner", "acl"),
+    "relations": ("relation", "relkind", "row security", "forced row security", "replica identity", "acl"),
+    "columns": ("table", "column", "type", "not null", "default", "generated", "identity", "position"),
+    "constraints": ("table", "constraint", "definition"),
+    "indexes": ("table", "index", "definition"),
+    "functions": ("function", "definition", "acl", "owner"),
+    "policies": ("table", "policy", "permissive", "roles", "command", "using", "with check"),
+    "triggers": ("table", "trigger", "definition", "enabled"),
+    "publications": ("publication", "all tables", "insert", "update", "delete", "truncate", "tables"),
+    "grants": ("object", "grantee", "privilege"),
+}
+
+# Not in the default snapshot (so not in the apply fingerprint): privileges one
+# grantee and privilege per row, owners' own left out. ``snapshot(detail=True)``.
+_DETAIL_QUERIES: dict[str, str] = {
+    "grants": """
+        SELECT 'table ' || n.nspname || '.' || c.relname, coalesce(r.rolname, 'PUBLIC'), a.privilege_type
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+        WHERE n.nspname = ANY(%(schemas)s) AND a.grantee <> c.relowner
+        UNION ALL
+        SELECT 'column ' || n.nspname || '.' || c.relname || '.' || att.attname, coalesce(r.rolname, 'PUBLIC'),
+               a.privilege_type
+        FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL aclexplode(att.attacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+        WHERE n.nspname = ANY(%(schemas)s) AND a.grantee <> c.relowner AND NOT att.attisdropped
+        UNION ALL
+        SELECT 'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+               coalesce(r.rolname, 'PUBLIC'), a.privilege_type
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        CROSS JOIN LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+        LEFT JOIN pg_roles r ON r.oid = a.grantee
+        WHERE n.nspname = ANY(%(schemas)s) AND a.grantee <> p.proowner
+        UNION ALL
+        SELECT 'schema ' || n.nspname, coalesce(r.rolname, 'PUBLIC'), a.privilege_type
+        FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+        WHERE n.nspname = ANY(%(schemas)s) AND a.grantee <> n.nspowner""",
+}
+
+
+def snapshot(conn, *, detail: bool = False) -> dict[str, list[list]]:
+    """``{kind: sorted rows}`` for ``conn`` (a psycopg connection); ``detail`` adds the grants."""
     out: dict[str, list[list]] = {}
+    queries = {**_QUERIES, **(_DETAIL_QUERIES if detail else {})}
     with conn.cursor() as cur:
-        for kind, query in _QUERIES.items():
+        for kind, query in queries.items():
             cur.execute(query, {"schemas": list(SCHEMAS)})
             out[kind] = sorted([list(map(_plain, row)) for row in cur.fetchall()], key=repr)
     return out

@@ -236,6 +236,23 @@ def lint(paths, fmt, output, engines):
     _emit_report(as_report(result), fmt, output)
 
 
+@main.command()
+@dsn_option
+@click.option("--scratch-dsn", help="Server on which drift may create and drop a scratch database "
+              "(default: a throwaway local server of the database's PostgreSQL major).")
+@click.option("--skip", multiple=True, type=click.Choice(("electric", "conventions", "drift", "pgrls")),
+              help="Leave out a group of checks (repeatable).")
+@_with_report_options
+@_fail_cleanly
+def verify(dsn, scratch_dsn, skip, fmt, output):
+    """Read-only checks of a live database: Electric, the lint conventions, drift from the repository, pgrls."""
+    from .verify import verify as run_verify
+
+    project = find_project()
+    target = resolve_dsn(project, dsn)
+    _emit_report(run_verify(project, target.dsn, skip=tuple(skip), scratch_dsn=scratch_dsn), fmt, output)
+
+
 @main.group()
 def db() -> None:
     """The local PostgreSQL server arbedb owns (data in .arbedb/)."""

@@ -38,7 +38,7 @@ class Where:
 
     def finding(self, code: str, message: str, fix: str, severity: str = "error", obj: str | None = None) -> Finding:
         return Finding(code=code, message=message, fix=fix, path=self.path, line=self.line, col=self.col,
-                       object=self.object or obj, severity=severity)
+                       object=obj or self.object, severity=severity)
 
 
 @dataclass
@@ -162,8 +162,8 @@ class Schema:
     enums: dict[str, Where] = field(default_factory=dict)
     schema_grants: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # schema -> role -> privs
     grant_where: dict[tuple[str, str], Where] = field(default_factory=dict)  # (object, role) -> last GRANT
-    # Schemas whose new functions start without PUBLIC EXECUTE (ALTER DEFAULT PRIVILEGES … REVOKE);
-    # "*" for every schema. Assumes the role applying the repository is the one creating functions.
+    # {"*"} once a global ALTER DEFAULT PRIVILEGES … REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC ran: new
+    # functions then start without PUBLIC EXECUTE. Assumes the applying role creates the functions.
     no_default_execute: set[str] = field(default_factory=set)
 
     def public_tables(self) -> list[Table]:
@@ -334,7 +334,7 @@ class Builder:
         self._apply_settings(fn, node.options)
         if previous is not None and node.replace:
             fn.execute = previous.execute  # CREATE OR REPLACE keeps the function's privileges
-        elif {"*", name.split(".")[0]} & self.schema.no_default_execute:
+        elif "*" in self.schema.no_default_execute:
             fn.execute = set()
         self.schema.functions[(name, args)] = fn
 
@@ -429,7 +429,9 @@ class Builder:
         privileges = {p.priv_name for p in action.privileges or ()}
         if privileges and not privileges & {"execute", "all"}:
             return
-        schemas = {s for o in node.options or () if o.defname == "schemas" for s in strings(o.arg)} or {"*"}
+        if any(o.defname == "schemas" for o in node.options or ()):
+            return  # per-schema entries only add to the global defaults: they cannot revoke PUBLIC EXECUTE
+        schemas = {"*"}
         if action.is_grant:
             self.schema.no_default_execute.difference_update(schemas)
         else:

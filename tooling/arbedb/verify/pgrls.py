@@ -1,0 +1,58 @@
+"""pgrls (a static RLS analyzer) against the live database, folded into verify's report.
+
+Runs ``pgrls lint`` when pgrls is installed (it is in the test extra), with the
+project's ``pgrls.toml`` when there is one. A pgrls finding at or above that
+file's ``[lint] fail_on`` (default ``error``) is an error here, anything below a
+warning, so verify fails exactly when ``pgrls lint`` would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from psycopg.conninfo import make_conninfo
+
+from ..errors import ArbedbError
+from ..findings import Finding
+
+CONFIG = "pgrls.toml"
+LEVELS = ("info", "warning", "error")
+
+
+def executable() -> str | None:
+    return shutil.which("pgrls", path=str(Path(sys.executable).parent)) or shutil.which("pgrls")
+
+
+def checks(conn, project) -> list[Finding]:
+    exe = executable()
+    if exe is None:
+        return []
+    config = Path(project.root) / CONFIG
+    cmd = [exe, "lint", "--format", "json", "--database-url",
+           make_conninfo(conn.info.dsn, password=conn.info.password or None)]
+    threshold = "error"
+    if config.is_file():
+        cmd += ["--config", str(config)]
+        threshold = tomllib.loads(config.read_text()).get("lint", {}).get("fail_on", "error")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    try:
+        violations = json.loads(proc.stdout)["violations"]
+    except (json.JSONDecodeError, KeyError):
+        raise ArbedbError(f"pgrls lint failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()[:300]}"
+                          "; run it by hand to see why") from None
+    return [_finding(v, threshold) for v in violations]
+
+
+def _finding(violation: dict, threshold: str) -> Finding:
+    rule = violation.get("rule_id", "?")
+    level = violation.get("severity", "error")
+    failing = LEVELS.index(level) >= LEVELS.index(threshold) if level in LEVELS and threshold in LEVELS else True
+    return Finding(
+        code=f"pgrls:{rule}", message=violation.get("message") or violation.get("title", ""),
+        fix=f"`pgrls explain {rule}` says how; an intended exception goes in pgrls.toml's allowlist with its reason",
+        object=violation.get("location") or "database", severity="error" if failing else "warning")
