@@ -11,8 +11,10 @@ USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))));
 DROP POLICY IF EXISTS agents_insert ON public.agents;
 CREATE POLICY agents_insert ON public.agents
 FOR INSERT TO authenticated
-WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin')))
-    AND created_by = (SELECT arbe.caller_id()));
+WITH CHECK (
+    house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin')))
+    AND created_by = (SELECT arbe.caller_id())
+);
 
 DROP POLICY IF EXISTS agents_update ON public.agents;
 CREATE POLICY agents_update ON public.agents

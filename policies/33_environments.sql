@@ -11,8 +11,10 @@ USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))));
 DROP POLICY IF EXISTS environments_insert ON public.environments;
 CREATE POLICY environments_insert ON public.environments
 FOR INSERT TO authenticated
-WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin')))
-    AND created_by = (SELECT arbe.caller_id()));
+WITH CHECK (
+    house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin')))
+    AND created_by = (SELECT arbe.caller_id())
+);
 
 DROP POLICY IF EXISTS environments_update ON public.environments;
 CREATE POLICY environments_update ON public.environments

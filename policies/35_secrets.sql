@@ -11,8 +11,10 @@ USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))));
 DROP POLICY IF EXISTS secrets_insert ON public.secrets;
 CREATE POLICY secrets_insert ON public.secrets
 FOR INSERT TO authenticated
-WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin')))
-    AND created_by = (SELECT arbe.caller_id()));
+WITH CHECK (
+    house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin')))
+    AND created_by = (SELECT arbe.caller_id())
+);
 
 DROP POLICY IF EXISTS secrets_update ON public.secrets;
 CREATE POLICY secrets_update ON public.secrets

@@ -89,9 +89,9 @@ CREATE TABLE public.threads (
     updated_at timestamptz NOT NULL DEFAULT now(),
     deleted_at timestamptz,
     CONSTRAINT threads_agent_same_house FOREIGN KEY (house_id, agent_id)
-        REFERENCES public.agents (house_id, id),
+    REFERENCES public.agents (house_id, id),
     CONSTRAINT threads_environment_same_house FOREIGN KEY (house_id, environment_id)
-        REFERENCES public.environments (house_id, id)
+    REFERENCES public.environments (house_id, id)
 );
 
 -- A config belongs to an agent, to an environment, or (both null) to the house.
@@ -107,9 +107,9 @@ CREATE TABLE public.configs (
     deleted_at timestamptz,
     CONSTRAINT configs_one_owner CHECK (agent_id IS NULL OR environment_id IS NULL),
     CONSTRAINT configs_agent_same_house FOREIGN KEY (house_id, agent_id)
-        REFERENCES public.agents (house_id, id),
+    REFERENCES public.agents (house_id, id),
     CONSTRAINT configs_environment_same_house FOREIGN KEY (house_id, environment_id)
-        REFERENCES public.environments (house_id, id)
+    REFERENCES public.environments (house_id, id)
 );
 
 -- Secret metadata; the value itself is in arbe_private.secret_values.
@@ -123,7 +123,7 @@ CREATE TABLE public.secrets (
     updated_at timestamptz NOT NULL DEFAULT now(),
     deleted_at timestamptz,
     CONSTRAINT secrets_environment_same_house FOREIGN KEY (house_id, environment_id)
-        REFERENCES public.environments (house_id, id)
+    REFERENCES public.environments (house_id, id)
 );
 
 -- Invite metadata; the token hash is in arbe_private.invite_tokens.
@@ -158,7 +158,7 @@ CREATE TABLE public.api_keys (
     deleted_at timestamptz,
     CONSTRAINT api_keys_prefix_key UNIQUE (prefix),
     CONSTRAINT api_keys_agent_same_house FOREIGN KEY (house_id, agent_id)
-        REFERENCES public.agents (house_id, id)
+    REFERENCES public.agents (house_id, id)
 );
 
 -- Indexes. Each table gets the shape index: `house_id = $1 AND deleted_at IS NULL`
@@ -177,13 +177,13 @@ CREATE INDEX api_keys_house_live_idx ON public.api_keys (house_id) WHERE deleted
 -- The membership check: "which live houses is user U in, with what role" is one
 -- index-only lookup; unique, so a user holds at most one live membership per house.
 CREATE UNIQUE INDEX members_user_house_live_key ON public.members (user_id, house_id) INCLUDE (role)
-    WHERE deleted_at IS NULL;
+WHERE deleted_at IS NULL;
 
 -- One live config per key and owner; one live secret per name and environment.
 CREATE UNIQUE INDEX configs_key_live_key ON public.configs (house_id, key, agent_id, environment_id)
-    NULLS NOT DISTINCT WHERE deleted_at IS NULL;
+NULLS NOT DISTINCT WHERE deleted_at IS NULL;
 CREATE UNIQUE INDEX secrets_name_live_key ON public.secrets (house_id, name, environment_id)
-    NULLS NOT DISTINCT WHERE deleted_at IS NULL;
+NULLS NOT DISTINCT WHERE deleted_at IS NULL;
 
 -- Foreign-key look-ups from parent to children (trigger checks, cascading reads).
 CREATE INDEX members_house_idx ON public.members (house_id);

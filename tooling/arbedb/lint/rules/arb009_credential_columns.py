@@ -1,9 +1,9 @@
 """No credential-looking column in a synced table.
 
 What: a column of a synced table whose name has a part like token, hash,
-secret, password, salt or credential (``token_hash``, ``api_secret``), or a
-``value``/``ciphertext`` column of a table named for credentials (secrets,
-api_keys).
+secret, password, salt, credential or ciphertext (``token_hash``,
+``api_secret``, ``private_key``) — the same test ``arbedb verify``'s Electric
+check (ELE030) applies to the live publication.
 
 Why: a synced table is streamed, every column, to every member's browser.
 Credential material lives in ``arbe_private`` and is reached only through the
@@ -21,33 +21,18 @@ Good::
     );
 """
 
+from ...verify.electric import looks_like_credential
+
 CODE = "ARB009"
 TITLE = "credential-columns"
 SCOPE = "schema"
-
-CREDENTIAL_PARTS = {"token", "hash", "hashed", "secret", "password", "passwd", "salt", "credential", "pepper",
-                    "apikey", "privatekey"}
-MATERIAL = {"value", "ciphertext", "plaintext", "key"}
-
-
-def _parts(name: str) -> set[str]:
-    words = [w[:-1] if w.endswith("s") and len(w) > 3 else w for w in name.lower().split("_")]
-    return set(words) | {a + b for a, b in zip(words, words[1:])}
-
-
-def is_credential(table_name: str, column: str) -> bool:
-    if column.endswith("_id"):
-        return False  # a reference to a row, not material
-    if _parts(column) & CREDENTIAL_PARTS:
-        return True
-    return column.lower() in MATERIAL and bool(_parts(table_name) & (CREDENTIAL_PARTS | {"apikey"}))
 
 
 def check(ctx):
     for name in sorted(ctx.synced):
         table = ctx.schema.tables.get(name)
         for column in (table.columns.values() if table else ()):
-            if is_credential(table.short, column.name):
+            if looks_like_credential(column.name):
                 yield column.where.finding(
                     CODE, f"synced table {name} has credential-looking column {column.name}",
                     "move it to a table in arbe_private reached through a SECURITY DEFINER function "
