@@ -19,7 +19,7 @@ from arbedb.lint import lint
 from arbedb.matrix import probe_matrix
 from arbedb.scaffold import new_table
 from arbedb.shapes import load_shapes
-from arbedb.verify import run_checks
+from arbedb.verify import verify
 from arbedb.world import WorldBuilder
 
 pytest_plugins = ["supabase_fixture"]
@@ -31,7 +31,7 @@ AGENTS_RULE = {"select": MEMBERS | SERVICE, "insert": ADMINS | SERVICE, "update 
 
 @pytest.fixture
 def project(project_copy):
-    for config in (".sqlfluff", ".squawk.toml"):  # lint's configuration travels with the SQL
+    for config in (".sqlfluff", ".squawk.toml", "pgrls.toml"):  # lint's and verify's configuration
         if (ROOT / config).exists():
             shutil.copy(ROOT / config, project_copy.root / config)
     return project_copy
@@ -42,14 +42,20 @@ def files(project) -> dict[str, str]:
             if p.is_file() and "__pycache__" not in p.parts}
 
 
-def test_a_synced_child_table_follows_every_convention(project, empty_dsn):
+def verify_errors(project, dsn, cluster) -> list[str]:
+    """`arbedb verify` in full (Electric, the lint conventions, drift, pgrls); drift's scratch database on the test server."""
+    report = verify(project, dsn, scratch_dsn=cluster.admin_dsn)
+    return [f.line_text() for f in report.findings if f.severity == "error"]
+
+
+def test_a_synced_child_table_follows_every_convention(project, empty_dsn, arbedb_cluster):
     done = new_table(project, "labels", parent="agents")
     rel = sorted(p.relative_to(project.root).as_posix() for p in done.created + done.changed)
     assert rel == ["electric/10_publication.sql", "electric/shapes.toml", "migrations/versions/0003_add_labels.down.sql",
                    "migrations/versions/0003_add_labels.py", "migrations/versions/0003_add_labels.up.sql",
-                   "policies/39_labels.sql", "triggers/50_labels.sql"]
+                   "pgrls.toml", "policies/39_labels.sql", "triggers/50_labels.sql"]
 
-    report = lint(project, [str(p) for p in done.created + done.changed])  # sqlfluff, squawk and the project's rules, on what the scaffold wrote
+    report = lint(project, [str(p) for p in done.created + done.changed if p.suffix == ".sql"])  # sqlfluff, squawk and the project's rules, on what the scaffold wrote
     assert [f.line_text() for f in report.errors] == []
     assert [f.line_text() for f in lint(project, engines=("arbedb",)).errors] == []
 
@@ -57,11 +63,8 @@ def test_a_synced_child_table_follows_every_convention(project, empty_dsn):
     assert labels.columns == ("id", "house_id", "agent_id", "created_by", "created_at", "updated_at", "deleted_at")
 
     commands.apply(project, empty_dsn)
+    assert verify_errors(project, empty_dsn, arbedb_cluster) == []
     with psycopg.connect(empty_dsn) as conn:
-        conn.read_only = True
-        assert [f.line_text() for f in run_checks(conn, project) if f.severity == "error"] == []
-        conn.rollback()
-        conn.read_only = False
         ident = conn.execute("SELECT relreplident, relrowsecurity, relforcerowsecurity FROM pg_class "
                              "WHERE oid = 'public.labels'::regclass").fetchone()
         assert ident == ("f", True, True)
@@ -87,17 +90,18 @@ def test_a_child_row_takes_its_parent_house_and_never_another(project, empty_dsn
                 w.row("labels", house, agent_id=foreign_agent)
 
 
-def test_a_table_that_is_not_synced_stays_out_of_electric(project, empty_dsn):
+def test_a_table_that_is_not_synced_stays_out_of_electric(project, empty_dsn, arbedb_cluster):
     before = files(project)
     done = new_table(project, "audit_notes", synced=False)
-    assert done.changed == []
+    assert [p.name for p in done.changed] == ["pgrls.toml"]
     after = files(project)
-    assert {k: v for k, v in after.items() if k in before} == before
+    assert {k: v for k, v in after.items() if k in before and k != "pgrls.toml"} == {
+        k: v for k, v in before.items() if k != "pgrls.toml"}
     commands.apply(project, empty_dsn)
     with psycopg.connect(empty_dsn) as conn:
         published = conn.execute("SELECT count(*) FROM pg_publication_tables WHERE tablename = 'audit_notes'")
         assert published.fetchone() == (0,)
-        assert [f.line_text() for f in run_checks(conn, project) if f.severity == "error"] == []
+    assert verify_errors(project, empty_dsn, arbedb_cluster) == []
 
 
 def test_the_scaffold_applies_as_supabase_postgres(project, supabase_dsn):

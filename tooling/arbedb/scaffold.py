@@ -1,9 +1,10 @@
 """`arbedb new-table NAME [--parent TABLE] [--not-synced]`: a house-scoped table with every convention.
 
 Writes a revision (``commands.new``), ``policies/NN_<name>.sql`` (first free
-number from 30), ``triggers/NN_<name>.sql`` (first free number from 50) and,
-for a synced table, adds it to ``electric/10_publication.sql`` and
-``electric/shapes.toml``. What the project already defines is read from the
+number from 30), ``triggers/NN_<name>.sql`` (first free number from 50),
+for a synced table adds it to ``electric/10_publication.sql`` and
+``electric/shapes.toml``, and puts it in ``pgrls.toml``'s allowlists beside its
+siblings. What the project already defines is read from the
 lint engine's schema model of the repository (no database needed): the name
 must be free, the parent must be a house-scoped table.
 
@@ -120,6 +121,31 @@ def _shapes_text(project: Project, table: NewTable) -> str:
     return tomlkit.dumps(doc)
 
 
+PGRLS_FILE = "pgrls.toml"
+
+
+def _pgrls_text(project: Project, table: NewTable) -> str | None:
+    """pgrls.toml with the new table in the allowlists its siblings are in, for the same audited reasons:
+    the scaffold's triggers call the audited trigger functions (SEC013), its INSERT check reads created_by of
+    the one new row (PERF003), and it has one policy per command (SEC007). None when there is no such file."""
+    import tomlkit
+    from pglast import parse_sql
+
+    path = project.root / PGRLS_FILE
+    if not path.is_file():
+        return None
+    triggers = [s.stmt.trigname for s in parse_sql(render(TRIGGERS, table))]
+    wanted = {"SEC013": [f"public.{table.name}.{t}" for t in triggers],
+              "PERF003": [f"public.{table.name}.{table.name}_insert"], "SEC007": [f"public.{table.name}"]}
+    doc = tomlkit.parse(path.read_text())
+    rules = doc.get("lint", {}).get("rules", {})
+    for rule, entries in wanted.items():
+        allowlist = rules.get(rule, {}).get("allowlist")
+        if allowlist is not None:  # a rule the project has not audited stays for the user to judge
+            allowlist.extend(e for e in entries if e not in allowlist)
+    return tomlkit.dumps(doc)
+
+
 class _Files:
     """Writes that can be undone: new files are removed, changed files get their old text back."""
 
@@ -152,6 +178,9 @@ def new_table(project: Project, name: str, *, parent: str | None = None, synced:
     if synced:
         edits[project.root / PUBLICATION_FILE] = _publication_text(project, table)
         edits[project.root / project.extra.get("shapes", SHAPES_FILE)] = _shapes_text(project, table)
+    pgrls = _pgrls_text(project, table)
+    if pgrls is not None:
+        edits[project.root / PGRLS_FILE] = pgrls
     result = Scaffold(table, model_entry=render(MODEL_ENTRY, table))
     files = _Files()
     versions = project.migrations_dir / "versions"
