@@ -155,3 +155,12 @@ def test_cli_says_what_it_wrote_and_what_is_left_to_do(project):
     assert "created policies/39_labels.sql" in proc.stdout and "changed electric/shapes.toml" in proc.stdout
     assert "fill in the RLS model entry for labels in tooling/arbedb/rls/model.py" in proc.stdout
     assert 'PARENTS["labels"] = (("agent_id", "agents"),)' in proc.stdout
+
+
+def test_the_rls_property_still_holds_with_the_new_table(project, empty_dsn):
+    """`arbedb rls-test`'s property on the scaffolded schema, before the model entry is filled in."""
+    from arbedb.rls.checks import run
+
+    new_table(project, "labels", parent="agents")
+    commands.apply(project, empty_dsn)
+    run(empty_dsn, examples=10, seed_value=3)
