@@ -214,3 +214,21 @@ def test_cli_exit_codes_and_formats(broken, monkeypatch, tmp_path):
 
     outside = runner.invoke(main, ["lint", str(tmp_path)])
     assert outside.exit_code == 1 and "outside the project" in outside.output
+
+
+def test_pre_commit_hook_and_ci_example():
+    import yaml
+
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["entry"] == "arbedb lint" and hook["pass_filenames"] is True
+    files = re.compile(hook["files"])
+    project_sql = [p.relative_to(ROOT).as_posix() for d in ("migrations", "policies", "triggers", "electric")
+                   for p in (ROOT / d).rglob("*.sql")]
+    assert project_sql and all(files.search(p) for p in project_sql)
+    assert not files.search("tests/fixtures/lint/ARB001/bad.sql")
+
+    workflow = yaml.safe_load((ROOT / "docs/examples/github-actions.yml").read_text())
+    runs = " ".join(step.get("run", "") for step in workflow["jobs"]["database"]["steps"])
+    for command in ("arbedb lint", "arbedb apply", "arbedb verify", "arbedb rls-test"):
+        assert command in runs
+    assert "postgres" in workflow["jobs"]["database"]["services"]

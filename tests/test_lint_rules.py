@@ -42,3 +42,9 @@ def test_rule_documents_itself(module):
     doc = module.__doc__ or ""
     assert "Why" in doc and "Bad::" in doc and "Good::" in doc, f"{module.CODE}: docstring needs why/bad/good"
     assert module.SCOPE in ("schema", "files")
+
+
+def test_docs_list_every_rule():
+    doc = (FIXTURES.parents[2] / "docs" / "lint.md").read_text()
+    for module in all_rules():
+        assert f"| {module.CODE} | {module.TITLE} | {module.SCOPE} |" in doc, f"docs/lint.md lacks {module.CODE}"
