@@ -32,6 +32,10 @@ class Context:
     def sources_with_role(self, *roles: str) -> list[ParsedSource]:
         return [p for p in self.sources if p.source.role in roles]
 
+    def synced_tables(self) -> list:
+        """The synced tables this schema defines (a declared one that is missing is verify's ELE020)."""
+        return [self.schema.tables[n] for n in sorted(self.synced) if n in self.schema.tables]
+
 
 @cache
 def all_rules() -> tuple[ModuleType, ...]:

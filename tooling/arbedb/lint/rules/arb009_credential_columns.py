@@ -29,11 +29,10 @@ SCOPE = "schema"
 
 
 def check(ctx):
-    for name in sorted(ctx.synced):
-        table = ctx.schema.tables.get(name)
-        for column in (table.columns.values() if table else ()):
+    for table in ctx.synced_tables():
+        for column in table.columns.values():
             if looks_like_credential(column.name):
                 yield column.where.finding(
-                    CODE, f"synced table {name} has credential-looking column {column.name}",
+                    CODE, f"synced table {table.name} has credential-looking column {column.name}",
                     "move it to a table in arbe_private reached through a SECURITY DEFINER function "
-                    "(or rename it if it holds no credential)", obj=f"{name}.{column.name}")
+                    "(or rename it if it holds no credential)", obj=f"{table.name}.{column.name}")

@@ -26,10 +26,8 @@ SCOPE = "schema"
 
 
 def check(ctx):
-    for name in sorted(ctx.synced):
-        table = ctx.schema.tables.get(name)
-        if table is None:
-            continue
+    for table in ctx.synced_tables():
+        name = table.name
         for column_name in ctx.shape_columns.get(name, ("house_id", "deleted_at")):
             column = table.columns.get(column_name)
             if column is None:
