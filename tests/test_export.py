@@ -60,8 +60,10 @@ def test_export_again_writes_nothing(arbedb_project, out):
 def test_changes_are_appended_never_edited_and_push_incrementally(project_copy, supabase_cluster, supabase_push, out):
     first = export_supabase(project_copy, out, now=NOW)
     old = {p.name: p.read_bytes() for p in out.iterdir()}
+    # Both databases follow the same history: each step applied (arbedb apply) and pushed (supabase db push).
     with supabase_cluster.database() as pushed, supabase_cluster.database() as applied:
         supabase_push(pushed, out)
+        commands.apply(project_copy, applied)
 
         # A changed declarative file: one new migration with the whole layer.
         probe = project_copy.root / "policies" / "99_probe.sql"
@@ -69,6 +71,8 @@ def test_changes_are_appended_never_edited_and_push_incrementally(project_copy, 
         second = export_supabase(project_copy, out, now=NOW)
         assert [n[15:33] for n in names(second)] == ["arbedb_declarative"]
         assert names(second)[0] > names(first)[-1]
+        assert supabase_push(pushed, out) == names(second)
+        commands.apply(project_copy, applied)
 
         # A new revision: the revision, then the declarative layer again after it.
         commands.new(project_copy, "add_probe_table",
@@ -79,7 +83,7 @@ def test_changes_are_appended_never_edited_and_push_incrementally(project_copy, 
         assert "arbedb_declarative" in names(third)[1]
         assert {n: b for n, b in ((p.name, p.read_bytes()) for p in out.iterdir()) if n in old} == old
 
-        assert supabase_push(pushed, out) == names(second) + names(third)
+        assert supabase_push(pushed, out) == names(third)
         commands.apply(project_copy, applied)
         assert_same_catalog(snapshot(applied), snapshot(pushed))
 
