@@ -52,6 +52,8 @@ FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable(
 
 -- A soft-deleted row is frozen for callers under RLS: deleting is one-way, and
 -- nothing of a deleted row changes afterwards (restoring is service_role's call).
+-- Not on houses: a deleted house is out of every caller's reach already (the
+-- UPDATE policy needs a live membership in a live house).
 -- One trigger rather than `deleted_at IS NULL` in every UPDATE policy: USING is
 -- also the new row's check there, and a soft delete must be able to set it.
 CREATE OR REPLACE FUNCTION arbe.freeze_deleted() RETURNS trigger
@@ -67,8 +69,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER houses_freeze_deleted BEFORE UPDATE ON public.houses
-FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
 CREATE OR REPLACE TRIGGER members_freeze_deleted BEFORE UPDATE ON public.members
 FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
 CREATE OR REPLACE TRIGGER agents_freeze_deleted BEFORE UPDATE ON public.agents

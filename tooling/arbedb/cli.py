@@ -253,6 +253,51 @@ def verify(dsn, scratch_dsn, skip, fmt, output):
     _emit_report(run_verify(project, target.dsn, skip=tuple(skip), scratch_dsn=scratch_dsn), fmt, output)
 
 
+@main.command("rls-test")
+@dsn_option
+@click.option("--examples", default=100, show_default=True, help="Generated worlds to check.")
+@click.option("--seed", "seed_value", default=0, show_default=True, help="Hypothesis seed (same seed, same worlds).")
+@click.option("--mutate", is_flag=True, help="Mutation-test the security SQL instead: every mutant must be caught.")
+@click.option("--jobs", type=int, default=None, help="Mutants run in parallel (default: one per core).")
+@click.option("--mutant-examples", default=10, show_default=True, help="Worlds per mutant.")
+@_fail_cleanly
+def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
+    """Property-test RLS against the model of SPEC §5; every change is rolled back."""
+    from rich.progress import Progress
+
+    from .rls.checks import Disagreement
+    from .rls.command import mutation_test, property_test
+
+    project = find_project()
+    if mutate:
+        # Scratch databases go on --dsn's server (it must allow CREATE DATABASE), else a throwaway local one.
+        with Progress(transient=True) as progress:
+            task = progress.add_task("mutants", total=None)
+            verdicts = mutation_test(
+                project, dsn or None, examples=mutant_examples, seed_value=seed_value, jobs=jobs,
+                on_start=lambda n: progress.update(task, total=n),
+                on_verdict=lambda v: progress.advance(task))
+        survivors = [v for v in verdicts if not v.killed]
+        for v in verdicts:
+            click.echo(f"{'killed  ' if v.killed else 'SURVIVED'} {v.mutant.name}  ({v.mutant.source}): {v.reason}")
+        click.echo(f"{len(verdicts) - len(survivors)}/{len(verdicts)} mutants killed")
+        if survivors:
+            raise ArbedbError(f"{len(survivors)} mutant(s) survived: the RLS tests would not notice those changes; "
+                              "strengthen the checks or the worlds (tooling/arbedb/rls/)")
+        return
+    target = resolve_dsn(project, dsn)
+    with Progress(transient=True) as progress:
+        task = progress.add_task("worlds", total=examples)
+        try:
+            result = property_test(target.dsn, examples=examples, seed_value=seed_value,
+                                   on_example=lambda: progress.advance(task))
+        except Disagreement as exc:
+            raise ArbedbError(f"RLS disagrees with the model: {exc}") from None
+    click.echo(f"database: {target.origin}")
+    click.echo(f"{result.examples} worlds, database and model agree ({result.seconds:.1f}s, seed {seed_value}); "
+               "everything was rolled back")
+
+
 @main.group()
 def db() -> None:
     """The local PostgreSQL server arbedb owns (data in .arbedb/)."""

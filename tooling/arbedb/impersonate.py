@@ -34,16 +34,17 @@ def acting_as(conn, role: str, claims: dict | str | None, *, keep: bool = False)
 
     ``keep=True`` keeps what the block wrote when it succeeds (a savepoint is
     released, the role and claims are reset); an error still undoes it all."""
+    raw = claims if claims is None or isinstance(claims, str) else json.dumps(claims)
     with conn.transaction(force_rollback=not keep):
         cur = conn.cursor()
-        cur.execute(f"SET LOCAL ROLE {role}")
-        if claims is not None:
-            raw = claims if isinstance(claims, str) else json.dumps(claims)
-            cur.execute("SELECT set_config('request.jwt.claims', %s, true)", (raw,))
+        # set_config('role', …, true) is SET LOCAL ROLE; one round trip for both.
+        cur.execute("SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+                    (role, raw if raw is not None else ""))
+        if raw is None:  # no claims setting at all, not an empty one
+            cur.execute("SET LOCAL request.jwt.claims TO DEFAULT")
         yield cur
         if keep:
-            cur.execute("RESET ROLE")
-            cur.execute("SELECT set_config('request.jwt.claims', '', true)")
+            cur.execute("SELECT set_config('role', 'none', true), set_config('request.jwt.claims', '', true)")
 
 
 def as_user(conn, user_id: uuid.UUID | str, email: str | None = None):

@@ -11,18 +11,20 @@ For each world (loaded inside one transaction that is always rolled back):
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from ..impersonate import acting_as, as_service
+from ..impersonate import acting_as, as_service, user_claims
 from . import model
-from .model import TABLES, Caller, World
+from .model import TABLES, TRACKED, Caller, Row, World
 from .worlds import callers as callers_of
-from .worlds import load, read_rows, world_specs
-from .writes import execute, session, writes
+from .worlds import PROJECTION, load, read_rows, world_specs
+from .writes import NOW, UPDATE_COLUMNS, bulk_touch, execute, session, writes
 
-WRITES_PER_WORLD = 8
+WRITES_PER_WORLD = 12
 
 
 class Disagreement(AssertionError):
@@ -52,7 +54,7 @@ def check_reads(conn, world: World, callers: list[Caller]) -> None:
             seen = {t: set() for t in TABLES}
             for table, row_id in cur.execute(VISIBLE_IDS).fetchall():
                 seen[table].add(row_id)
-            looked = {} if caller.anon else {r[0]: (r[1:] if r[1] else None)
+            looked = {} if caller.anon or caller.role else {r[0]: (r[1:] if r[1] else None)
                                              for r in cur.execute(LOOKUPS, (tokens,)).fetchall()}
         for table in TABLES:
             expected = model.visible(world, caller, table)
@@ -85,6 +87,37 @@ def check_anon_refused(conn) -> None:
         raise Disagreement(f"anon SELECT {table}: allowed, model says no privilege at all")
 
 
+def check_service_only(conn, callers: list[Caller]) -> None:
+    """Resolving keys and reading secrets is service_role's alone (SPEC §5)."""
+    user = next((c for c in callers if c.user_id), None)
+    for call in ("arbe.resolve_api_key('arbe_x')", "arbe.read_secret(gen_random_uuid())"):
+        for caller in filter(None, (user, next(c for c in callers if c.anon))):
+            try:
+                with acting_as(conn, *session(caller)) as cur:
+                    cur.execute(f"SELECT * FROM {call}")
+            except psycopg.errors.InsufficientPrivilege:
+                continue
+            raise Disagreement(f"{caller.label} may run {call}; model says service_role only")
+
+
+def probe_role(conn, world: World) -> Caller:
+    """Another database role holding the tables and the functions the policies
+    call, presenting a real user's token: the policies name authenticated only,
+    so it must see and change nothing. Transaction-local, one name per process."""
+    import os
+
+    role = f"arbedb_probe_{os.getpid()}"
+    tables = ", ".join("public." + t for t in TABLES)
+    conn.execute(f"CREATE ROLE {role} NOLOGIN")
+    conn.execute(f"GRANT USAGE ON SCHEMA arbe TO {role}")
+    conn.execute(f"GRANT EXECUTE ON FUNCTION arbe.caller_id(), arbe.caller_house_ids(text), arbe.role_rank(text), "
+                 f"arbe.house_has_members(uuid), arbe.caller_bypasses_rls(), arbe.house_role(uuid) TO {role}")
+    conn.execute(f"GRANT SELECT, INSERT, UPDATE ON {tables} TO {role}")
+    user = min(world.users, key=lambda u: world.users[u] or "") if world.users else None  # user0: an owner
+    claims = json.dumps(user_claims(user)) if user else None
+    return Caller(f"role {role} with a user's token", role=role, claims=claims)
+
+
 def leak_grants_to_anon(conn) -> None:
     """As if Supabase's default privileges had handed anon the tables again."""
     conn.execute(f"GRANT SELECT, INSERT, UPDATE ON {', '.join('public.' + t for t in TABLES)} TO anon")
@@ -104,17 +137,24 @@ def _adopt(conn, world: World, pending: list) -> None:
             world.rows[table][match] = fresh.pop(match)
 
 
+# Every table's projection in one statement, for the check after each write.
+ALL_ROWS = " UNION ALL ".join(
+    f"SELECT '{t}', id, house_id, deleted_at IS NOT NULL, jsonb_build_array({PROJECTION[t]}) FROM public.{t}"
+    for t in TABLES)
+
+
 def check_state(conn, world: World, after: str) -> None:
     name = _names(world)
+    db = {t: {} for t in TABLES}
+    for table, row_id, house, deleted, values in conn.execute(ALL_ROWS).fetchall():
+        db[table][row_id] = Row(row_id, house, deleted, dict(zip(TRACKED[table], values))).key()
     for table in TABLES:
-        db = read_rows(conn, table)
-        if {i: r.key() for i, r in db.items()} != {i: r.key() for i, r in world.rows[table].items()}:
-            extra = set(db) - set(world.rows[table])
-            changed = [i for i in db if i in world.rows[table] and db[i].key() != world.rows[table][i].key()]
-            raise Disagreement(f"after {after}: {table} differs: unexpected rows {name(extra)}, "
-                               f"missing {name(set(world.rows[table]) - set(db))}, changed "
-                               + "; ".join(f"{name([i])[0]} db={db[i].data} model={world.rows[table][i].data}"
-                                           for i in changed))
+        model_rows = {i: r.key() for i, r in world.rows[table].items()}
+        if db[table] != model_rows:
+            changed = [i for i in db[table] if i in model_rows and db[table][i] != model_rows[i]]
+            raise Disagreement(f"after {after}: {table} differs: unexpected rows {name(set(db[table]) - set(model_rows))}, "
+                               f"missing {name(set(model_rows) - set(db[table]))}, changed "
+                               + "; ".join(f"{name([i])[0]} db={db[table][i]} model={model_rows[i]}" for i in changed))
 
 
 def check_write(conn, world: World, caller: Caller, write) -> None:
@@ -133,31 +173,166 @@ def check_write(conn, world: World, caller: Caller, write) -> None:
     check_state(conn, world, f"{caller.label}: {write!r}")
 
 
-def check_world(conn, spec, data, n_writes: int = WRITES_PER_WORLD) -> None:
+def probe(conn, world: World, caller: Caller, write) -> None:
+    """Try a write and roll it back: accepted exactly when the model allows it."""
+    expected = model.allowed(world, caller, write)
+    accepted, _, seen = execute(conn, caller, write, keep=False)
+    if accepted != expected:
+        raise Disagreement(f"{caller.label}: {write!r} was {'accepted' if accepted else 'refused'} ({seen}); "
+                           f"model says {'allow' if expected else 'refuse'}")
+
+
+def representatives(world: World, callers: list[Caller], house) -> list[Caller]:
+    """One caller of each kind for a house, highest role first: each role in it,
+    an outsider, and the nobodies."""
+    by_kind = {}
+    for c in callers:
+        if c.user_id:
+            left = any(m.house_id == house and m.data["user_id"] == c.user_id and m.deleted
+                       for m in world.rows["members"].values())
+            by_kind.setdefault((world.role_in(c.user_id, house) or "outsider", left), c)
+    ranked = sorted(by_kind.items(), key=lambda kv: (-model.RANK.get(kv[0][0], 0), kv[0][1]))
+    return [c for _, c in ranked] + [c for c in callers if not c.user_id]
+
+
+SERVICE = Caller("service_role", role="service_role", claims='{"role":"service_role"}')
+
+
+def _sweep_service(conn, world: World, table: str, row, ids, users) -> None:
+    """Trusted server code is held to the invariants too: immutable columns stay
+    (SPEC §4: house_id never changes), and children inherit their parent's house."""
+    import uuid
+
+    for column in sorted(model.IMMUTABLE[table]):
+        current = row.house_id if column == "house_id" else row.data.get(column)
+        value = {"house_id": _other(ids["houses"], current), "email": "other@example.com",
+                 "role": "admin" if current == "member" else "member"}.get(column, _other(users, current))
+        write = model.Update(table, row.id, column, value)
+        accepted, _, seen = execute(conn, SERVICE, write, keep=False)
+        if accepted and value != current:
+            raise Disagreement(f"service_role: {write!r} was accepted; {table}.{column} is immutable")
+    for column, parent_table in model.PARENTS.get(table, ()):
+        parent = next((i for i in ids[parent_table] if world.rows[parent_table][i].house_id == row.house_id), None)
+        if parent is None:
+            continue
+        write = model.Insert(table, uuid.UUID(int=hash((table, column)) % 2**120 << 8), None,
+                             **{column: parent})
+        accepted, _, seen = execute(conn, SERVICE, write, keep=False)
+        if not accepted:
+            raise Disagreement(f"service_role: {write!r} was refused ({seen}); the child should take "
+                               f"its {parent_table[:-1]}'s house")
+
+
+def _other(ids: list, current):
+    return next((i for i in ids if i != current), current)
+
+
+def sweep(conn, world: World, callers: list[Caller], tables) -> None:
+    """Systematic probes, each rolled back, so no table, column or role is left
+    to chance: what an UPDATE without WHERE reaches; every updatable column of a
+    live and of a deleted row; inserts with and without house and author; and
+    the credential functions, each by one caller of every kind."""
+    ids = {t: sorted(world.rows[t], key=str) for t in TABLES}
+    # The core house ("house 0", see worlds.CORE_ROWS) first: it has every role.
+    ids["houses"].sort(key=lambda h: world.rows["houses"][h].data["name"] != "house 0")
+    users = sorted(world.users, key=str)
+    for table in tables:
+        for caller in callers:
+            got, want = bulk_touch(conn, caller, table), model.bulk_touch(world, caller, table)
+            if got != want:
+                raise Disagreement(f"{caller.label}: UPDATE {table} (no WHERE) touched {got} rows; model says {want}")
+        rows = world.rows[table]
+        # One live and one deleted row; every membership, since who may change
+        # one depends on whose it is.
+        chosen = [rows[i] for i in ids[table] if table == "members"] or [
+            next((rows[i] for i in ids[table] if rows[i].deleted == deleted), None) for deleted in (False, True)]
+        for row in filter(None, chosen):
+            deleted = row.deleted
+            for column, source in UPDATE_COLUMNS[table].items():
+                current = row.house_id if column == "house_id" else row.data.get(column)
+                values = ([NOW] if source == NOW else [_other(users, current)] if source == "@users"
+                          else [_other(ids[source[1:]], current)] if isinstance(source, str) else source)
+                for value in values:
+                    for caller in representatives(world, callers, row.house_id)[: None if not deleted else 1]:
+                        probe(conn, world, caller, model.Update(table, row.id, column, value))
+            if not deleted:
+                _sweep_service(conn, world, table, row, ids, users)
+        if table in model.DIRECT_INSERT + ("members", "invites", "api_keys"):
+            _sweep_inserts(conn, world, callers, table, ids, users)
+    if "invites" in tables or "api_keys" in tables or "secrets" in tables:
+        _sweep_functions(conn, world, callers, ids)
+
+
+def _sweep_inserts(conn, world, callers, table, ids, users) -> None:
+    import uuid
+
+    house = ids["houses"][0]
+    own = {k: next((i for i in ids[k] if world.rows[k][i].house_id == house), None) for k in ("agents", "environments")}
+    first_parent = {c: own[t] for c, t in model.PARENTS.get(table, ())[:1]}  # one parent: configs allow only one
+    for caller in representatives(world, callers, house):
+        for n, (given, author) in enumerate(((True, None), (False, None), (True, _other(users, caller.user_id)))):
+            write = model.Insert(table, uuid.UUID(int=(hash((house, caller.label, n)) % 2**120) << 8),
+                                 house if given else None, author, **{k: v for k, v in first_parent.items()})
+            probe(conn, world, caller, write)
+
+
+def _sweep_functions(conn, world, callers, ids) -> None:
+    # The core house, a soft-deleted one if any, and one more.
+    deleted = [h for h in ids["houses"] if world.rows["houses"][h].deleted][:1]
+    for house in dict.fromkeys(ids["houses"][:1] + deleted + ids["houses"][1:2]):
+        agents = [a for a in ids["agents"] if world.rows["agents"][a].house_id == house]
+        for caller in representatives(world, callers, house):
+            if caller.anon or caller.role:
+                continue  # no EXECUTE at all: covered by the grants, not by the function
+            email = caller.email or "x@example.com"
+            for write in (model.Call("create_invite", (house, email, "member")),
+                          model.Call("create_invite", (house, email, "owner")),
+                          model.Call("create_api_key", (house, agents[0] if agents else None, "k"))):
+                probe(conn, world, caller, write)
+            for secret in [s for s in ids["secrets"] if world.rows["secrets"][s].house_id == house][:1]:
+                probe(conn, world, caller, model.Call("set_secret", (secret, "v")))
+    for token in sorted(world.tokens):
+        for caller in callers:
+            if not caller.anon and not caller.role:
+                probe(conn, world, caller, model.Call("accept_invite", (token,)))
+
+
+def check_world(conn, spec, data, n_writes: int = WRITES_PER_WORLD, sweep_tables=TABLES) -> None:
     """The whole property for one world; everything is rolled back afterwards."""
     with conn.transaction(force_rollback=True):
         world = load(conn, spec)
         callers = callers_of(world)
         check_anon_refused(conn)
+        check_service_only(conn, callers)
         leak_grants_to_anon(conn)
+        callers.append(probe_role(conn, world))
         check_reads(conn, world, callers)
+        sweep(conn, world, callers, sweep_tables)
         for _ in range(n_writes):
             caller, write = data.draw(writes(world, callers))
             check_write(conn, world, caller, write)
         check_reads(conn, world, callers)
 
 
-def run(dsn: str, *, examples: int = 100, seed_value: int = 0, on_example=None, shrink: bool = True) -> None:
-    """Run the property ``examples`` times; raises Disagreement (after shrinking)."""
+def run(dsn: str, *, examples: int = 100, seed_value: int = 0, on_example=None, shrink: bool = True,
+        full_sweep: bool = False) -> None:
+    """Run the property ``examples`` times; raises Disagreement (after shrinking).
+    The systematic sweep covers every table in each world with ``full_sweep``
+    (mutation runs: few worlds, each thorough), else one table per world in turn."""
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
+    count = iter(range(10**9))
     with psycopg.connect(dsn) as conn:
 
         @seed(seed_value)
         @settings(max_examples=examples, database=None, deadline=None, phases=phases, derandomize=False,
                   suppress_health_check=list(HealthCheck), print_blob=False)
-        @given(spec=world_specs(), data=st.data())
+        # Mutation runs see few worlds: give each the core's every role (5 users).
+        @given(spec=world_specs(min_users=5 if full_sweep else 1), data=st.data())
         def database_agrees_with_model(spec, data):
-            check_world(conn, spec, data)
+            n = next(count)
+            # Without full_sweep, every other world sweeps one table, in turn.
+            tables = TABLES if full_sweep else () if n % 2 else (TABLES[n // 2 % len(TABLES)],)
+            check_world(conn, spec, data, sweep_tables=tables)
             if on_example:
                 on_example()
 

@@ -80,6 +80,7 @@ class Caller:
     email: str | None = None
     anon: bool = False
     claims: str | None = None  # raw request.jwt.claims for broken tokens
+    role: str | None = None  # a database role other than anon/authenticated (then nobody too)
 
 
 @dataclass
@@ -211,33 +212,59 @@ def _insert_allowed(world: World, caller: Caller, w: Insert) -> bool:
     return w.created_by in (None, user) or w.table == "configs"
 
 
+def _reachable(world: World, user: UUID, table: str, row: Row) -> bool:
+    """The UPDATE policy's USING: which rows a caller's UPDATE can touch at all."""
+    if table == "members":
+        return ((row.data["user_id"] == user and row.house_id in world.houses_of(user))
+                or row.house_id in world.houses_of(user, "admin"))
+    return row.house_id in world.houses_of(user, WRITE_ROLE[table])
+
+
 def _update_allowed(world: World, caller: Caller, w: Update) -> bool:
     user = caller.user_id
     row = world.rows[w.table].get(w.row_id)
-    if user is None or row is None:
+    if user is None or row is None or not _reachable(world, user, w.table, row):
         return False
-    member_of, admin_of = world.houses_of(user), world.houses_of(user, "admin")
-    if w.table == "members":
-        reachable = (row.data["user_id"] == user and row.house_id in member_of) or row.house_id in admin_of
-    else:
-        reachable = row.house_id in world.houses_of(user, WRITE_ROLE[w.table])
-    if not reachable or w.column not in UPDATABLE_ONLY.get(w.table, {w.column}):
+    if w.column not in UPDATABLE_ONLY.get(w.table, {w.column}):
         return False
+    return _change_allowed(world, user, w.table, row, w)
+
+
+def _change_allowed(world: World, user: UUID, table: str, row: Row, w: Update) -> bool:
+    """The guards once a row is reached: frozen rows, immutables, foreign keys, roles."""
     if row.deleted:
         return False  # frozen once soft-deleted
     current = row.house_id if w.column == "house_id" else row.data.get(w.column)
-    if w.column in IMMUTABLE[w.table] and w.value != current:
+    if w.column in IMMUTABLE[table] and w.value != current:
         return False
-    if w.table == "api_keys" and w.column == "revoked_at" and row.data["revoked"]:
-        return False  # revocation is set once
-    if not _same_house_parents(world, w.table, row.house_id, {w.column: w.value}):
+    if table == "api_keys" and w.column == "revoked_at" and row.data["revoked"] == "earlier":
+        return False  # revocation is set once (now() again, in the same transaction, is no change)
+    if not _same_house_parents(world, table, row.house_id, {w.column: w.value}):
         return False
     my_role = world.role_in(user, row.house_id)
-    if w.table == "houses" and w.column == "deleted_at":
+    if table == "houses" and w.column == "deleted_at":
         return my_role == "owner"
-    if w.table == "members":
+    if table == "members":
         return _member_change_allowed(world, user, my_role, row, w)
     return True
+
+
+# The column a bulk probe sets on every row it can reach: one no guard looks at,
+# so the number of rows touched shows exactly what the UPDATE policy reaches.
+BULK_COLUMN = {t: "updated_at" for t in TABLES} | {"invites": "deleted_at", "api_keys": "deleted_at"}
+
+
+def bulk_touch(world: World, caller: Caller, table: str) -> int | None:
+    """``UPDATE table SET <BULK_COLUMN> = now()`` with no WHERE (so no SELECT
+    policy applies, only the UPDATE policy): the rows it changes, or None when
+    the statement must fail (no privilege, or a reached row is frozen)."""
+    user = caller.user_id
+    if user is None:
+        return 0
+    reached = [r for r in world.rows[table].values() if _reachable(world, user, table, r)]
+    if any(r.deleted for r in reached):
+        return None
+    return len(reached)
 
 
 def _member_change_allowed(world: World, user: UUID, my_role: str | None, row: Row, w: Update) -> bool:
@@ -318,7 +345,7 @@ def apply(world: World, caller: Caller, write, result=None) -> list[tuple[str, R
         if write.column == "deleted_at":
             row.deleted = True
         elif write.column == "revoked_at":
-            row.data["revoked"] = True
+            row.data["revoked"] = "now"
         elif write.column != "house_id":
             row.data[write.column] = write.value
     elif write.function == "create_invite":
@@ -333,7 +360,7 @@ def apply(world: World, caller: Caller, write, result=None) -> list[tuple[str, R
                                                                            "role": invite.data["role"]})))
     elif write.function == "create_api_key":
         house, agent, name = write.args
-        pending.append(("api_keys", Row(None, house, False, {"agent_id": agent, "name": name, "revoked": False,
+        pending.append(("api_keys", Row(None, house, False, {"agent_id": agent, "name": name, "revoked": None,
                                                                "expired": False})))
     elif write.function == "set_secret":
         world.secret_values[write.args[0]] = write.args[1]
@@ -351,7 +378,8 @@ def insert_values(table: str, row_id: UUID) -> dict:
         "threads": {"kind": "chat", "status": "open"},
         "configs": {"key": f"key-{tag}", "value": "1"},
         "secrets": {"name": f"secret-{tag}"},
-    }[table]
+        "api_keys": {"name": f"key-{tag}", "prefix": f"{tag}0000"},
+    }.get(table, {})
 
 
 # ------------------------------------------------------------------ reads by service_role

@@ -57,19 +57,42 @@ class WorldSpec:
     rows: tuple[RowSpec, ...]
 
 
+# Every world starts from this core in house 0 (owned by user0), so each table,
+# role and row state the rules distinguish is present even in the first, smallest
+# examples hypothesis tries; the drawn part adds the variety around it.
+CORE_MEMBERS = (MemberSpec(1, 0, "admin"), MemberSpec(2, 0, "member"), MemberSpec(3, 0, "admin", deleted=True),
+                MemberSpec(4, 0, "owner"))
+CORE_ROWS = (
+    RowSpec("agents", 0), RowSpec("agents", 0, deleted=True),
+    RowSpec("environments", 0), RowSpec("environments", 0, deleted=True),
+    RowSpec("threads", 0, parent=0), RowSpec("threads", 0, deleted=True),
+    RowSpec("configs", 0), RowSpec("configs", 0, parent=1, deleted=True),
+    RowSpec("secrets", 0, flag=True), RowSpec("secrets", 0, deleted=True, flag=True),
+    RowSpec("invites", 0, other=1), RowSpec("invites", 0, deleted=True), RowSpec("invites", 0, other=101),
+    RowSpec("api_keys", 0, other=1), RowSpec("api_keys", 0, other=0), RowSpec("api_keys", 0, flag=True, other=1),
+    RowSpec("api_keys", 0, deleted=True, other=1),
+)
+# With two or more houses, house 1 is a soft-deleted one holding live credentials.
+CORE_DELETED_HOUSE = HouseSpec(4, deleted=True)
+CORE_DELETED_HOUSE_ROWS = (RowSpec("api_keys", 1, other=1), RowSpec("secrets", 1, flag=True),
+                           RowSpec("invites", 1, other=1), RowSpec("agents", 1))
+
+
 @st.composite
-def world_specs(draw, max_users: int = 8, max_houses: int = 5) -> WorldSpec:
-    users = draw(st.integers(1, max_users))
+def world_specs(draw, min_users: int = 1, max_users: int = 8, max_houses: int = 5) -> WorldSpec:
+    users = draw(st.integers(min_users, max_users))
     n_houses = draw(st.integers(1, max_houses))
     user = st.integers(0, users - 1)
-    houses = tuple(draw(st.builds(HouseSpec, st.none() | user, st.booleans(), st.booleans()))
-                   for _ in range(n_houses))
+    drawn = tuple(draw(st.builds(HouseSpec, st.none() | user, st.booleans(), st.booleans()))
+                  for _ in range(n_houses - 2))
+    houses = ((HouseSpec(0),) + ((CORE_DELETED_HOUSE,) if n_houses > 1 else ()) + drawn)[:n_houses]
     house = st.integers(0, n_houses - 1)
-    members = tuple(draw(st.lists(st.builds(MemberSpec, user, house, st.sampled_from(ROLES), st.booleans()),
-                                  max_size=12)))
-    rows = tuple(draw(st.lists(st.builds(
+    core_members = tuple(m for m in CORE_MEMBERS if m.user < users)
+    members = core_members + tuple(draw(st.lists(
+        st.builds(MemberSpec, user, house, st.sampled_from(ROLES), st.booleans()), max_size=12)))
+    rows = CORE_ROWS + (CORE_DELETED_HOUSE_ROWS if n_houses > 1 else ()) + tuple(draw(st.lists(st.builds(
         RowSpec, st.sampled_from(TABLES[2:]), house, st.none() | st.integers(0, 2), st.booleans(), st.booleans(),
-        st.integers(0, 120)), max_size=14)))
+        st.integers(0, 120)), max_size=12)))
     return WorldSpec(users, houses, members, rows)
 
 
@@ -84,7 +107,10 @@ PROJECTION = {
     "configs": "agent_id, environment_id, value::text",
     "secrets": "environment_id, name, created_by",
     "invites": "lower(email), role, accepted_by, expires_at <= now()",
-    "api_keys": "agent_id, name, revoked_at IS NOT NULL, coalesce(expires_at <= now(), false)",
+    # revoked_at = now() set again in the same transaction changes nothing, so
+    # the model must tell "revoked earlier" from "revoked by this transaction".
+    "api_keys": "agent_id, name, CASE WHEN revoked_at = now() THEN 'now' WHEN revoked_at IS NOT NULL THEN 'earlier' END, "
+                "coalesce(expires_at <= now(), false)",
 }
 assert PROJECTION.keys() == TRACKED.keys()
 
@@ -118,7 +144,7 @@ def load(conn, spec: WorldSpec) -> World:
     users = [w.user(f"user{i}@example.com") for i in range(spec.users)]
     houses = []
     for h in spec.houses:
-        creator = users[h.creator] if h.creator is not None else None
+        creator = users[h.creator] if h.creator is not None and h.creator < len(users) else None
         hid = w.house(f"house {len(houses)}", created_by=creator, deleted_at=now if h.deleted else None)
         if h.memberless:
             conn.execute("DELETE FROM public.members WHERE house_id = %s", (hid,))
@@ -148,7 +174,7 @@ def load(conn, spec: WorldSpec) -> World:
             if r.other >= 100:
                 values.update(accepted_at=now, accepted_by=users[r.other % spec.users])
         if r.table == "api_keys":
-            values.update(revoked_at=now if r.flag else None, expires_at=past if r.other % 3 == 0 else None)
+            values.update(revoked_at=past if r.flag else None, expires_at=past if r.other % 3 == 0 else None)
         row_id = w.row(r.table, house, **{k: v for k, v in values.items() if v is not None})
         parents.setdefault((r.table, r.house), []).append(row_id)
         _credential_for(conn, world, r, row_id)

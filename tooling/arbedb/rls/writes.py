@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from ..impersonate import acting_as, user_claims
-from .model import DIRECT_INSERT, ROLES_ALL, Call, Caller, Insert, Update, World, insert_values
+from .model import BULK_COLUMN, DIRECT_INSERT, ROLES_ALL, Call, Caller, Insert, Update, World, insert_values
 
 NOW = "now"  # an Update value meaning now()
 
@@ -41,6 +41,8 @@ OPTIONAL_COLUMNS = {
 
 def session(caller: Caller) -> tuple[str, dict | str | None]:
     """The database role and JWT claims a caller runs with (SPEC §3)."""
+    if caller.role:
+        return caller.role, caller.claims
     if caller.anon:
         return "anon", {"role": "anon"}
     if caller.user_id is not None:
@@ -58,22 +60,41 @@ def _ids(world: World, table: str) -> list:
     return sorted(rows, key=lambda i: (str(rows[i].key()), str(i)))
 
 
+def _insiders(world: World, callers: list[Caller], house) -> list[Caller]:
+    """The callers with a live membership in ``house``: the ones whose writes the
+    rules are about. Writes are drawn mostly from them, so a world of a few
+    houses exercises each role's allowed and refused writes, not only outsiders'."""
+    return [c for c in callers if c.user_id and world.role_in(c.user_id, house)]
+
+
 @st.composite
 def writes(draw, world: World, callers: list[Caller]):
     """(caller, write) for the world as it is now."""
-    caller = draw(st.sampled_from(callers))
     houses = _ids(world, "houses")
     maybe = lambda table: st.none() | st.sampled_from(_ids(world, table)) if world.rows[table] else st.none()  # noqa: E731
-    kind = draw(st.sampled_from(("insert", "update", "update", "call")))
+
+    def caller_for(house):
+        insiders = _insiders(world, callers, house)
+        return draw(st.sampled_from(insiders) if insiders and draw(st.integers(0, 3)) else st.sampled_from(callers))
+
+    kind = draw(st.sampled_from(("insert", "update", "update", "update", "call")))
     if kind == "insert":
         table = draw(st.sampled_from(DIRECT_INSERT + ("members", "invites", "api_keys")))
+        house = draw(st.sampled_from(houses))
+        caller = caller_for(house)
         author = draw(st.sampled_from((None, caller.user_id) + tuple(_ids(world, "users")[:2])))
-        return caller, Insert(table, draw(st.uuids(version=4)), draw(st.none() | st.sampled_from(houses)),
-                              author, draw(maybe("agents")), draw(maybe("environments")))
+
+        def parent(kind):  # mostly one of the house's own, sometimes any, or none
+            own = [i for i in _ids(world, kind) if world.rows[kind][i].house_id == house]
+            return draw(st.none() | st.sampled_from(own) if own and draw(st.integers(0, 3)) else maybe(kind))
+        agent, environment = parent("agents"), parent("environments")
+        given = draw(st.booleans()) or not (agent or environment)  # else left to the inheriting trigger
+        return caller, Insert(table, draw(st.uuids(version=4)), house if given else None, author, agent, environment)
     if kind == "update":
         tables = [t for t in UPDATE_COLUMNS if world.rows[t]]
         table = draw(st.sampled_from(tables))
         row = draw(st.sampled_from(_ids(world, table)))
+        caller = caller_for(world.rows[table][row].house_id)
         column = draw(st.sampled_from(sorted(UPDATE_COLUMNS[table])))
         source = UPDATE_COLUMNS[table][column]
         if source == NOW:
@@ -84,26 +105,28 @@ def writes(draw, world: World, callers: list[Caller]):
             value = draw(st.sampled_from(source))
         return caller, Update(table, row, column, value)
     function = draw(st.sampled_from(("create_invite", "accept_invite", "create_api_key", "set_secret")))
+    house = draw(st.sampled_from(houses))
+    if function == "accept_invite":
+        token = draw(st.sampled_from(sorted(world.tokens) + ["token-wrong"]))
+        invite = world.rows["invites"].get(world.tokens.get(token))
+        invitees = [c for c in callers if invite and c.email and c.email.lower() == invite.data["email"]]
+        caller = draw(st.sampled_from(invitees)) if invitees and draw(st.booleans()) else draw(st.sampled_from(callers))
+        return caller, Call(function, (token,))
+    if function == "set_secret" and world.rows["secrets"]:
+        secret = draw(st.sampled_from(_ids(world, "secrets")))
+        return caller_for(world.rows["secrets"][secret].house_id), Call(function, (secret, "s3cret"))
+    caller = caller_for(house)
     if function == "create_invite":
         emails = [e for e in world.users.values() if e] + ["not-an-email"]
-        args = (draw(st.sampled_from(houses)), draw(st.sampled_from(emails)), draw(st.sampled_from(ROLES_ALL)))
-    elif function == "accept_invite":
-        args = (draw(st.sampled_from(sorted(world.tokens) + ["token-wrong"])),)
-    elif function == "create_api_key":
-        args = (draw(st.sampled_from(houses)), draw(maybe("agents")), "key")
-    else:
-        if not world.rows["secrets"]:
-            return caller, Call("create_api_key", (draw(st.sampled_from(houses)), None, "key"))
-        args = (draw(st.sampled_from(_ids(world, "secrets"))), "s3cret")
-    return caller, Call(function, args)
+        return caller, Call(function, (house, draw(st.sampled_from(emails)), draw(st.sampled_from(ROLES_ALL))))
+    return caller, Call("create_api_key", (house, draw(maybe("agents")), "key"))
 
 
 def _statement(write) -> tuple[sql.Composable, list]:
     if isinstance(write, Insert):
         values = {"id": write.id, "house_id": write.house_id}
         values.update({c: getattr(write, c) for c in OPTIONAL_COLUMNS[write.table]})
-        if write.table in DIRECT_INSERT:
-            values.update(insert_values(write.table, write.id))
+        values.update(insert_values(write.table, write.id))
         values = {k: v for k, v in values.items() if v is not None}
         return sql.SQL("INSERT INTO public.{} ({}) VALUES ({})").format(
             sql.Identifier(write.table), sql.SQL(", ").join(map(sql.Identifier, values)),
@@ -117,12 +140,12 @@ def _statement(write) -> tuple[sql.Composable, list]:
     return sql.SQL("SELECT arbe.{}({})").format(sql.Identifier(write.function), placeholders), list(write.args)
 
 
-def execute(conn, caller: Caller, write) -> tuple[bool, object, str]:
-    """Run the write as the caller, keeping it when it succeeds.
-    Returns (accepted, what a function returned, the error or rowcount seen)."""
+def execute(conn, caller: Caller, write, *, keep: bool = True) -> tuple[bool, object, str]:
+    """Run the write as the caller; keep it when it succeeds (``keep``), or always
+    roll it back (a probe). Returns (accepted, what a function returned, what was seen)."""
     statement, params = _statement(write)
     try:
-        with acting_as(conn, *session(caller), keep=True) as cur:
+        with acting_as(conn, *session(caller), keep=keep) as cur:
             cur.execute(statement, params)
             if isinstance(write, Call):
                 return True, cur.fetchone()[0], "returned"
@@ -131,3 +154,14 @@ def execute(conn, caller: Caller, write) -> tuple[bool, object, str]:
             return True, None, "1 row"
     except psycopg.Error as exc:
         return False, None, f"{exc.sqlstate}: {exc.diag.message_primary}"
+
+
+def bulk_touch(conn, caller: Caller, table: str) -> int | None:
+    """``UPDATE table SET <column> = now()`` with no WHERE, rolled back: rows touched, or None on error."""
+    column = BULK_COLUMN[table]
+    try:
+        with acting_as(conn, *session(caller)) as cur:
+            cur.execute(sql.SQL("UPDATE public.{} SET {} = now()").format(sql.Identifier(table), sql.Identifier(column)))
+            return cur.rowcount
+    except psycopg.Error:
+        return None

@@ -1,0 +1,58 @@
+"""`arbedb rls-test`: the property against any database, or every mutant against scratch copies."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..config import Project
+from ..errors import ArbedbError
+from .checks import Disagreement, run
+from .mutants import derive, run_mutants
+
+
+@dataclass
+class PropertyResult:
+    examples: int
+    seconds: float
+
+
+def property_test(dsn: str, *, examples: int, seed_value: int, on_example=None) -> PropertyResult:
+    """Run the property on ``dsn`` (at head); every world is rolled back, nothing stays."""
+    started = time.perf_counter()
+    count = [0]
+
+    def tick():
+        count[0] += 1
+        if on_example:
+            on_example()
+
+    try:
+        run(dsn, examples=examples, seed_value=seed_value, on_example=tick)
+    except Disagreement:
+        raise
+    except Exception as exc:  # the database could not even run a world
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArbedbError(f"rls-test could not run on this database ({first}); is it at head? run `arbedb apply`")
+    return PropertyResult(count[0], time.perf_counter() - started)
+
+
+def mutation_test(project: Project, admin_dsn: str | None, *, examples: int, seed_value: int, jobs: int | None,
+                  on_start=None, on_verdict=None):
+    """Every mutant of the project's security SQL on a scratch clone of a freshly
+    migrated template on ``admin_dsn``'s server (else a throwaway local one)."""
+    from ..testing import TestCluster
+
+    mutants = derive(project)
+    if on_start:
+        on_start(len(mutants))
+    cluster = TestCluster(admin_dsn)
+    try:
+        template = cluster.create_template(project)
+        try:
+            return run_mutants(cluster.admin_dsn, template, mutants, examples=examples, seed_value=seed_value,
+                               jobs=jobs, on_verdict=on_verdict)
+        finally:
+            cluster.drop_database(template)
+    finally:
+        cluster.close()

@@ -1,0 +1,187 @@
+"""Policy mutation testing: would the RLS property notice if the security SQL broke?
+
+Mutants are derived from the project's own policies/ and triggers/ with pglast
+(the PostgreSQL parser): every policy gets its USING / WITH CHECK replaced by
+true, is dropped, and is widened from TO authenticated to PUBLIC; every guard
+trigger is dropped; every column-limited grant is widened to the whole table.
+Function bodies get the curated mutations in FUNCTION_MUTATIONS (a condition
+removed, a rank loosened, a check short-circuited), each of which must match
+the current source exactly once, so the list cannot silently go stale.
+
+Each mutant is a few SQL statements applied on top of a freshly migrated
+scratch database; the property checks then run on it, and a mutant that
+passes them has *survived*: a hole the tests would not see.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import pglast
+
+from ..config import Project
+from ..declarative import declarative_files
+from ..errors import ArbedbError
+
+# Triggers whose job is bookkeeping, not access control: dropping one changes
+# no permission, so no permission test can (or should) notice.
+NOT_SECURITY_TRIGGERS = ("_touch_updated_at",)
+
+# function -> [(what the mutation does, text in its source, replacement)]
+FUNCTION_MUTATIONS = {
+    "caller_id": [("role claim not checked", "\n       OR (claims ->> 'role') IS DISTINCT FROM 'authenticated'", "")],
+    # (No "admin ranks as owner": owner-only rules compare the role by name, not rank.)
+    "role_rank": [("member ranks as admin", "WHEN 'member' THEN 1", "WHEN 'member' THEN 2")],
+    "caller_house_ids": [
+        ("soft-deleted memberships count", "\n      AND m.deleted_at IS NULL", ""),
+        ("soft-deleted houses count", "\n      AND (SELECT h.deleted_at IS NULL FROM public.houses AS h WHERE h.id = m.house_id)", ""),
+        ("any role satisfies any rank", "arbe.role_rank(m.role) >= arbe.role_rank(min_role)", "true"),
+    ],
+    "house_role": [("soft-deleted memberships count", "\n      AND m.deleted_at IS NULL", ""),
+                   ("soft-deleted houses count", "\n      AND h.deleted_at IS NULL", "")],
+    "house_has_members": [("every house looks memberless", "SELECT EXISTS", "SELECT NOT EXISTS")],
+    "keep_immutable": [("set-once columns change freely", " AND jsonb_typeof(old_row -> col) = 'null'", "")],
+    "freeze_deleted": [("deleted rows stay writable", "IF OLD.deleted_at IS NOT NULL AND", "IF false AND")],
+    "guard_members": [
+        ("members change roles", "IF arbe.role_rank(my_role) < arbe.role_rank('admin') THEN", "IF false THEN"),
+        ("admins grant owner", "AND my_role IS DISTINCT FROM 'owner' THEN", "AND false THEN"),
+        ("admins remove owners", "AND OLD.role <> 'owner'", ""),
+    ],
+    "assert_keeps_an_owner": [("the last owner may go", "IF other_owners = 0 THEN", "IF false THEN")],
+    "guard_houses": [("admins delete houses", "IF arbe.house_role(OLD.id) IS DISTINCT FROM 'owner' THEN", "IF false THEN")],
+    "create_invite": [
+        ("members invite", "< arbe.role_rank('admin') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can invite'",
+         "< arbe.role_rank('member') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can invite'"),
+        # (No "invites grant owner": the invites.role CHECK refuses it a second time.)
+    ],
+    "acceptable_invite": [
+        ("any email accepts", "\n      AND lower(i.email) = arbe.caller_email()", ""),
+        ("expired invites accepted", "\n      AND i.expires_at > now()", ""),
+        ("used invites accepted", "\n      AND i.accepted_at IS NULL", ""),
+        ("revoked invites accepted", "\n      AND i.deleted_at IS NULL\n", "\n"),
+        ("invites to deleted houses accepted", "\n      AND h.deleted_at IS NULL", ""),
+    ],
+    "create_api_key": [("members create keys", "< arbe.role_rank('admin') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can create",
+                        "< arbe.role_rank('member') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can create")],
+    "resolve_api_key": [
+        ("revoked keys resolve", "\n      AND k.revoked_at IS NULL", ""),
+        ("expired keys resolve", "\n      AND (k.expires_at IS NULL OR k.expires_at > now())", ""),
+        ("deleted keys resolve", "\n      AND k.deleted_at IS NULL", ""),
+        ("keys of deleted houses resolve", "\n      AND h.deleted_at IS NULL", ""),
+    ],
+    "set_secret": [("members set secrets", "< arbe.role_rank('admin') THEN\n        RAISE EXCEPTION 'only an admin or owner of the secret",
+                    "< arbe.role_rank('member') THEN\n        RAISE EXCEPTION 'only an admin or owner of the secret")],
+    "read_secret": [("deleted secrets readable", "s.deleted_at IS NULL AND ", "")],
+}
+# Functions only service_role may run: granting them to callers is a mutant too.
+SERVICE_ONLY = ("arbe.resolve_api_key(text)", "arbe.read_secret(uuid)")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    sql: str
+    source: str  # file the mutated statement comes from
+
+
+def _statements(text: str):
+    """(statement node, its source text) for each statement, via PostgreSQL's parser
+    (pglast reports locations in characters of the str it was given)."""
+    for stmt in pglast.parse_sql(text):
+        yield stmt.stmt, text[stmt.stmt_location:stmt.stmt_location + stmt.stmt_len]
+
+
+def _policy_mutants(node, path: str) -> list[Mutant]:
+    name, table = node.policy_name, f"{node.table.schemaname or 'public'}.{node.table.relname}"
+    on = f"{name} ON {table}"
+    out = [Mutant(f"policy {name}: dropped", f"DROP POLICY {on};", path)]
+    if node.qual is not None:
+        out.append(Mutant(f"policy {name}: USING (true)", f"ALTER POLICY {on} USING (true);", path))
+    if node.with_check is not None:
+        out.append(Mutant(f"policy {name}: WITH CHECK (true)", f"ALTER POLICY {on} WITH CHECK (true);", path))
+    if [r.rolename for r in node.roles or []] == ["authenticated"]:
+        out.append(Mutant(f"policy {name}: TO PUBLIC", f"ALTER POLICY {on} TO PUBLIC;", path))
+    return out
+
+
+def _function_mutants(node, source: str, path: str) -> list[Mutant]:
+    name = node.funcname[-1].sval
+    out = []
+    for what, old, new in FUNCTION_MUTATIONS.get(name, []):
+        if source.count(old) != 1:
+            raise ArbedbError(f"{path}: mutation {name!r} ({what}) expects its text exactly once in the "
+                              f"function; update FUNCTION_MUTATIONS in tooling/arbedb/rls/mutants.py")
+        out.append(Mutant(f"function {name}: {what}", source.replace(old, new) + ";", path))
+    return out
+
+
+def derive(project: Project) -> list[Mutant]:
+    mutants: list[Mutant] = []
+    seen_functions = set()
+    for f in declarative_files(project):
+        if not f.relpath.startswith(("policies/", "triggers/")):
+            continue
+        for node, source in _statements(f.text):
+            kind = type(node).__name__
+            if kind == "CreatePolicyStmt":
+                mutants += _policy_mutants(node, f.relpath)
+            elif kind == "CreateTrigStmt" and not node.trigname.endswith(NOT_SECURITY_TRIGGERS):
+                mutants.append(Mutant(f"trigger {node.trigname}: dropped",
+                                      f"DROP TRIGGER {node.trigname} ON public.{node.relation.relname};", f.relpath))
+            elif kind == "CreateFunctionStmt":
+                seen_functions.add(node.funcname[-1].sval)
+                mutants += _function_mutants(node, source, f.relpath)
+            elif kind == "GrantStmt" and node.is_grant and any(p.cols for p in node.privileges or []):
+                for obj in node.objects:
+                    grantees = ", ".join(g.rolename for g in node.grantees)
+                    mutants.append(Mutant(f"grant on {obj.relname}: all columns",
+                                          f"GRANT UPDATE ON public.{obj.relname} TO {grantees};", f.relpath))
+    missing = set(FUNCTION_MUTATIONS) - seen_functions
+    if missing:
+        raise ArbedbError(f"FUNCTION_MUTATIONS names functions not in policies/ or triggers/: {sorted(missing)}")
+    mutants += [Mutant(f"execute {fn} granted to authenticated", f"GRANT EXECUTE ON FUNCTION {fn} TO authenticated;",
+                       "policies/") for fn in SERVICE_ONLY]
+    return mutants
+
+
+@dataclass(frozen=True)
+class Verdict:
+    mutant: Mutant
+    killed: bool
+    reason: str  # the first disagreement, or why it survived
+
+
+def _try(admin_dsn: str, template: str, mutant: Mutant, examples: int, seed_value: int) -> Verdict:
+    """In a worker process: clone, mutate, run the property."""
+    import psycopg
+
+    from ..testing import TestCluster
+    from .checks import run
+
+    cluster = TestCluster(admin_dsn)
+    with cluster.database(template=template) as dsn:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(mutant.sql)
+        try:
+            run(dsn, examples=examples, seed_value=seed_value, shrink=False, full_sweep=True)
+        except Exception as exc:  # any failure of the property kills the mutant
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return Verdict(mutant, True, first[:300])
+    return Verdict(mutant, False, f"the property held on {examples} worlds")
+
+
+def run_mutants(admin_dsn: str, template: str, mutants: list[Mutant], *, examples: int, seed_value: int,
+                jobs: int | None = None, on_verdict=None) -> list[Verdict]:
+    """Every mutant in its own scratch clone of ``template``, ``jobs`` at a time."""
+    jobs = jobs or os.cpu_count() or 1
+    verdicts = []
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_try, admin_dsn, template, m, examples, seed_value) for m in mutants]
+        for future in as_completed(futures):
+            verdict = future.result()
+            verdicts.append(verdict)
+            if on_verdict:
+                on_verdict(verdict)
+    return sorted(verdicts, key=lambda v: v.mutant.name)
