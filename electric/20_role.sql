@@ -56,7 +56,11 @@ BEGIN
     SELECT coalesce(array_agg(format('%I.%I', schemaname, tablename)::regclass::oid), '{}') INTO published
     FROM pg_publication_tables WHERE pubname = pub;
     FOR t IN SELECT DISTINCT relnamespace::regnamespace::text FROM pg_class WHERE oid = ANY (published) LOOP
-        EXECUTE format('GRANT USAGE ON SCHEMA %s TO %I', t, role_name);
+        -- Only where missing: on Supabase (16+) the applier does not own public,
+        -- and a GRANT it may not give warns even when PUBLIC's USAGE already covers it.
+        IF NOT has_schema_privilege(role_name, t, 'USAGE') THEN
+            EXECUTE format('GRANT USAGE ON SCHEMA %s TO %I', t, role_name);
+        END IF;
     END LOOP;
     FOREACH rel IN ARRAY published::regclass[] LOOP
         EXECUTE format('GRANT SELECT ON %s TO %I', rel, role_name);

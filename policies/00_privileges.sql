@@ -33,7 +33,8 @@ public.api_keys TO service_role;
 REVOKE ALL ON SCHEMA arbe_private FROM PUBLIC, anon, authenticated, service_role;
 REVOKE ALL ON ALL TABLES IN SCHEMA arbe_private FROM PUBLIC, anon, authenticated, service_role;
 
--- The arbe functions: nobody may call one unless granted below, file by file.
+-- The arbe functions: nobody may call one unless granted in its own file, where
+-- every function is first revoked from PUBLIC (a per-schema default privilege
+-- cannot take back PUBLIC's EXECUTE, so each file says it explicitly).
 REVOKE ALL ON SCHEMA arbe FROM PUBLIC, anon;
 GRANT USAGE ON SCHEMA arbe TO authenticated, service_role;
-ALTER DEFAULT PRIVILEGES IN SCHEMA arbe REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;

@@ -12,7 +12,8 @@ from arbedb import catalog
 from arbedb.config import find_project
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_PARTS = ("pyproject.toml", "alembic.ini", "migrations", "policies", "triggers", "electric")
+PROJECT_PARTS = ("pyproject.toml", "alembic.ini", "migrations", "policies", "triggers", "electric", ".sqlfluff",
+                 ".squawk.toml", "pgrls.toml")
 
 
 @pytest.fixture

@@ -12,17 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 
+# ACLs are compared as sorted entries: their stored order depends on the order
+# the grants happened in, which re-applying the declarative layer changes.
 # The schemas this project owns or shapes. `arbedb` (bookkeeping) is left out:
 # its rows change on every apply by design.
 SCHEMAS = ("public", "arbe", "arbe_private", "auth")
 
 _QUERIES: dict[str, str] = {
     "schemas": """
-        SELECT n.nspname, pg_get_userbyid(n.nspowner), coalesce(n.nspacl::text, '')
+        SELECT n.nspname, pg_get_userbyid(n.nspowner), array_to_string(ARRAY(SELECT unnest(n.nspacl::text[]) ORDER BY 1), ',')
         FROM pg_namespace n WHERE n.nspname = ANY(%(schemas)s)""",
     "relations": """
         SELECT n.nspname || '.' || c.relname, c.relkind::text, c.relrowsecurity, c.relforcerowsecurity,
-               c.relreplident::text, coalesce(c.relacl::text, '')
+               c.relreplident::text, array_to_string(ARRAY(SELECT unnest(c.relacl::text[]) ORDER BY 1), ',')
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = ANY(%(schemas)s) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')""",
     "columns": """
@@ -43,7 +45,7 @@ _QUERIES: dict[str, str] = {
         FROM pg_indexes WHERE schemaname = ANY(%(schemas)s)""",
     "functions": """
         SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-               pg_get_functiondef(p.oid), coalesce(p.proacl::text, ''), pg_get_userbyid(p.proowner)
+               pg_get_functiondef(p.oid), array_to_string(ARRAY(SELECT unnest(p.proacl::text[]) ORDER BY 1), ','), pg_get_userbyid(p.proowner)
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE n.nspname = ANY(%(schemas)s) AND p.prokind IN ('f', 'p')""",
     "policies": """
@@ -57,7 +59,7 @@ _QUERIES: dict[str, str] = {
         WHERE n.nspname = ANY(%(schemas)s) AND NOT t.tgisinternal""",
     "publications": """
         SELECT p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate,
-               coalesce((SELECT string_agg(pt.schemaname || '.' || pt.tablename, ',' ORDER BY 1, 2)
+               coalesce((SELECT string_agg(pt.schemaname || '.' || pt.tablename, ',' ORDER BY pt.schemaname, pt.tablename)
                          FROM pg_publication_tables pt WHERE pt.pubname = p.pubname), '')
         FROM pg_publication p""",
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import ArbedbError
 from ..findings import Finding
 
 
@@ -15,8 +16,14 @@ def lint(root: Path, paths: list[str]) -> list[Finding]:
     if not paths:
         return []
     from sqlfluff.core import FluffConfig, Linter
+    from sqlfluff.core.errors import SQLFluffUserError
 
-    config = FluffConfig.from_path(str(root))
+    try:
+        config = FluffConfig.from_path(str(root))
+    except SQLFluffUserError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ArbedbError(f"sqlfluff: {first} ({root}/.sqlfluff); add a .sqlfluff with `dialect = postgres` "
+                          "(copy the one in the arbedb repository)") from None
     processes = min(int(config.get("processes") or 1), len(paths))
     result = Linter(config=config).lint_paths(tuple(str(root / p) for p in paths), processes=processes)
     findings = []

@@ -109,6 +109,7 @@ def probe_role(conn, world: World) -> Caller:
     role = f"arbedb_probe_{os.getpid()}"
     tables = ", ".join("public." + t for t in TABLES)
     conn.execute(f"CREATE ROLE {role} NOLOGIN")
+    conn.execute(f"GRANT {role} TO CURRENT_USER")  # a non-superuser (Supabase's postgres) must be able to SET ROLE
     conn.execute(f"GRANT USAGE ON SCHEMA arbe TO {role}")
     conn.execute(f"GRANT EXECUTE ON FUNCTION arbe.caller_id(), arbe.caller_house_ids(text), arbe.role_rank(text), "
                  f"arbe.house_has_members(uuid), arbe.caller_bypasses_rls(), arbe.house_role(uuid) TO {role}")

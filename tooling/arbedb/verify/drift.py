@@ -93,6 +93,10 @@ def _ident(name: str) -> str:
     return sql.Identifier(name).as_string(None)
 
 
+ROLE_ATTRIBUTES = {"anon": "NOLOGIN NOINHERIT", "authenticated": "NOLOGIN NOINHERIT",
+                   "service_role": "NOLOGIN NOINHERIT BYPASSRLS"}
+
+
 def repo_snapshot(project, scratch_dsn: str | None, *, defaults=((), ()), major: int | None = None):
     """(snapshot of a fresh database with the repository applied, notes about how it was made).
 
@@ -107,7 +111,10 @@ def repo_snapshot(project, scratch_dsn: str | None, *, defaults=((), ()), major:
                 for role in sorted(roles):  # cluster-wide: create only what is missing, as NOLOGIN
                     if conn.execute("SELECT FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
                         try:
-                            conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+                            # Supabase's API roles as the auth compatibility step makes them: a
+                            # service_role without BYPASSRLS would break RLS for whoever shares the server.
+                            attributes = ROLE_ATTRIBUTES.get(role, "NOLOGIN")
+                            conn.execute(sql.SQL("CREATE ROLE {} " + attributes).format(sql.Identifier(role)))
                         except psycopg.errors.DuplicateObject:
                             pass  # another scratch apply made it just now
                 for statement in statements:

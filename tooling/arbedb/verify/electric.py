@@ -241,7 +241,12 @@ def _credentials(cur, shapes: Shapes) -> list[Finding]:
     cur.execute("""
         SELECT format('%%s.%%s', pt.schemaname, pt.tablename), a.attname
         FROM pg_publication_tables pt
-        JOIN pg_attribute a ON a.attrelid = format('%%I.%%I', pt.schemaname, pt.tablename)::regclass
+        -- Joined by name, not by a ::regclass cast: the planner may evaluate the
+        -- cast over every pg_class row, and a non-superuser (Supabase's postgres)
+        -- may not look up pg_toast names.
+        JOIN pg_namespace n ON n.nspname = pt.schemaname
+        JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+        JOIN pg_attribute a ON a.attrelid = c.oid
         WHERE pt.pubname = %s AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY 1, a.attnum""", (shapes.publication,))
     return [Finding("ELE030", f"published table {table} has credential-looking column {column}: "
