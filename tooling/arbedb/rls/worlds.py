@@ -69,6 +69,7 @@ CORE_ROWS = (
     RowSpec("configs", 0), RowSpec("configs", 0, parent=1, deleted=True),
     RowSpec("secrets", 0, flag=True), RowSpec("secrets", 0, deleted=True, flag=True),
     RowSpec("invites", 0, other=1), RowSpec("invites", 0, deleted=True), RowSpec("invites", 0, other=101),
+    RowSpec("invites", 0, flag=True, other=1),
     RowSpec("api_keys", 0, other=1), RowSpec("api_keys", 0, other=0), RowSpec("api_keys", 0, flag=True, other=1),
     RowSpec("api_keys", 0, deleted=True, other=1),
 )
@@ -137,11 +138,13 @@ def token_hash(text: str) -> bytes:
 def load(conn, spec: WorldSpec) -> World:
     """Insert the world as service_role; returns the model of what was loaded."""
     rng = random.Random(0)  # same spec, same ids: hypothesis replays a world exactly
-    w = WorldBuilder(conn, new_id=lambda: uuid.UUID(int=rng.getrandbits(128), version=4))
+    w = WorldBuilder(conn, new_id=lambda: uuid.UUID(int=rng.getrandbits(128), version=4), switch_role=False)
     world = World()
     now = datetime.now(timezone.utc)
     past, future = now - timedelta(days=1), now + timedelta(days=7)
     users = [w.user(f"user{i}@example.com") for i in range(spec.users)]
+    credentials = []  # written after the rows, as the connection's own (owner) role
+    conn.execute("SET LOCAL ROLE service_role")
     houses = []
     for h in spec.houses:
         creator = users[h.creator] if h.creator is not None and h.creator < len(users) else None
@@ -177,6 +180,9 @@ def load(conn, spec: WorldSpec) -> World:
             values.update(revoked_at=past if r.flag else None, expires_at=past if r.other % 3 == 0 else None)
         row_id = w.row(r.table, house, **{k: v for k, v in values.items() if v is not None})
         parents.setdefault((r.table, r.house), []).append(row_id)
+        credentials.append((r, row_id))
+    conn.execute("RESET ROLE")
+    for r, row_id in credentials:
         _credential_for(conn, world, r, row_id)
     return read_world(conn, world)
 
