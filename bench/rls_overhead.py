@@ -46,7 +46,7 @@ BY_HAND = """house_id = ANY (ARRAY(
     SELECT m.house_id FROM public.members m JOIN public.houses h ON h.id = m.house_id
     WHERE m.user_id = %(user)s AND m.deleted_at IS NULL AND h.deleted_at IS NULL))"""
 
-console = Console()
+console = Console(width=140)  # the table is the output: never wrap it
 
 
 def load(conn, n_threads: int) -> dict[int, uuid.UUID]:
