@@ -49,13 +49,23 @@ LOOKUPS = ("SELECT t, l.house_id, l.house_name, l.role FROM unnest(%s::text[]) A
 def check_reads(conn, world: World, callers: list[Caller]) -> None:
     name = _names(world)
     tokens = sorted(world.tokens)
-    for caller in callers:
-        with acting_as(conn, *session(caller)) as cur:
-            seen = {t: set() for t in TABLES}
-            for table, row_id in cur.execute(VISIBLE_IDS).fetchall():
-                seen[table].add(row_id)
-            looked = {} if caller.anon or caller.role else {r[0]: (r[1:] if r[1] else None)
-                                             for r in cur.execute(LOOKUPS, (tokens,)).fetchall()}
+    # Pipelined: every caller's savepoint, claims and reads go out in one batch,
+    # and the results are read back afterwards (reads raise no error to wait on).
+    pending = []
+    with conn.pipeline():
+        for caller in callers:
+            with acting_as(conn, *session(caller)) as cur:
+                cur.execute(VISIBLE_IDS)
+                lookups = None
+                if not (caller.anon or caller.role):
+                    lookups = conn.cursor()
+                    lookups.execute(LOOKUPS, (tokens,))
+                pending.append((caller, cur, lookups))
+    for caller, cur, lookups in pending:
+        seen = {t: set() for t in TABLES}
+        for table, row_id in cur.fetchall():
+            seen[table].add(row_id)
+        looked = {} if lookups is None else {r[0]: (r[1:] if r[1] else None) for r in lookups.fetchall()}
         for table in TABLES:
             expected = model.visible(world, caller, table)
             if seen[table] != expected:
