@@ -6,7 +6,12 @@ For each world (loaded inside one transaction that is always rolled back):
   sees and changes nothing (the policies name authenticated only);
 - invite look-ups, API-key resolution and secret reads answer as the model says;
 - random writes succeed exactly when the model allows them, and afterwards
-  every table holds what the model holds.
+  every table holds what the model holds;
+- a systematic sweep (each probe rolled back) tries what an UPDATE without WHERE
+  reaches, every updatable column of a live and a deleted row, inserts and the
+  credential functions by one caller of every kind, and service_role's invariants;
+- another database role presenting a user's token gets nothing (policies are
+  TO authenticated).
 """
 
 from __future__ import annotations
@@ -168,29 +173,31 @@ def check_state(conn, world: World, after: str) -> None:
                                + "; ".join(f"{name([i])[0]} db={db[table][i]} model={model_rows[i]}" for i in changed))
 
 
-def check_write(conn, world: World, caller: Caller, write) -> None:
-    expected = model.allowed(world, caller, write)
-    accepted, returned, seen = execute(conn, caller, write)
-    if accepted != expected:
+def _expect(world: World, caller: Caller, write, outcome: tuple) -> bool:
+    """Raise unless the database accepted ``write`` exactly when the model allows it."""
+    accepted, _, seen = outcome
+    if accepted != model.allowed(world, caller, write):
         raise Disagreement(f"{caller.label}: {write!r} was {'accepted' if accepted else 'refused'} ({seen}); "
-                           f"model says {'allow' if expected else 'refuse'}")
-    if accepted:
+                           f"model says {'refuse' if accepted else 'allow'}")
+    return accepted
+
+
+def check_write(conn, world: World, caller: Caller, write) -> None:
+    """Run a write, keep it if accepted, and compare every table with the model."""
+    outcome = execute(conn, caller, write)
+    if _expect(world, caller, write, outcome):
         pending = model.apply(world, caller, write)
         _adopt(conn, world, pending)
-        if write.__class__ is model.Call and write.function == "create_invite":
-            world.tokens[returned] = next(r.id for t, r in pending if t == "invites")
-        if write.__class__ is model.Call and write.function == "create_api_key":
-            world.keys[returned] = next(r.id for t, r in pending if t == "api_keys")
+        if isinstance(write, model.Call) and write.function in ("create_invite", "create_api_key"):
+            table, remembered = (("invites", world.tokens) if write.function == "create_invite"
+                                 else ("api_keys", world.keys))
+            remembered[outcome[1]] = next(r.id for t, r in pending if t == table)
     check_state(conn, world, f"{caller.label}: {write!r}")
 
 
 def probe(conn, world: World, caller: Caller, write) -> None:
     """Try a write and roll it back: accepted exactly when the model allows it."""
-    expected = model.allowed(world, caller, write)
-    accepted, _, seen = execute(conn, caller, write, keep=False)
-    if accepted != expected:
-        raise Disagreement(f"{caller.label}: {write!r} was {'accepted' if accepted else 'refused'} ({seen}); "
-                           f"model says {'allow' if expected else 'refuse'}")
+    _expect(world, caller, write, execute(conn, caller, write, keep=False))
 
 
 def representatives(world: World, callers: list[Caller], house) -> list[Caller]:
@@ -281,9 +288,9 @@ def _sweep_inserts(conn, world, callers, table, ids, users) -> None:
     own = {k: next((i for i in ids[k] if world.rows[k][i].house_id == house), None) for k in ("agents", "environments")}
     first_parent = {c: own[t] for c, t in model.PARENTS.get(table, ())[:1]}  # one parent: configs allow only one
     for caller in representatives(world, callers, house):
-        for n, (given, author) in enumerate(((True, None), (False, None), (True, _other(users, caller.user_id)))):
+        for n, (with_house, author) in enumerate(((True, None), (False, None), (True, _other(users, caller.user_id)))):
             write = model.Insert(table, uuid.UUID(int=(hash((house, caller.label, n)) % 2**120) << 8),
-                                 house if given else None, author, **{k: v for k, v in first_parent.items()})
+                                 house if with_house else None, author, **first_parent)
             probe(conn, world, caller, write)
 
 

@@ -324,10 +324,9 @@ def allowed(world: World, caller: Caller, write) -> bool:
     return _call_allowed(world, caller, write)
 
 
-def apply(world: World, caller: Caller, write, result=None) -> list[tuple[str, Row]]:
+def apply(world: World, caller: Caller, write) -> list[tuple[str, Row]]:
     """Change the model as an accepted write changes the database. Returns the
-    rows the database creates whose ids only it knows (matched up by the checker).
-    ``result`` is what a function returned (a token or key to remember)."""
+    rows the database creates whose ids only it knows (matched up by the checker)."""
     user = caller.user_id
     pending: list[tuple[str, Row]] = []
     if isinstance(write, Insert):

@@ -48,7 +48,7 @@ def check(ctx):
         if table not in ctx.synced:
             yield published.where.finding(
                 CODE, f"publication {name} holds {table}, which is not a synced table",
-                f"drop it from the publication, or declare it in electric/shapes.toml", obj=name)
+                "drop it from the publication, or declare it in electric/shapes.toml", obj=name)
         elif published.columns or published.row_filter is not None:
             yield published.where.finding(
                 CODE, f"publication {name} publishes {table} with a "
