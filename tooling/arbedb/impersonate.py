@@ -34,17 +34,26 @@ def acting_as(conn, role: str, claims: dict | str | None, *, keep: bool = False)
 
     ``keep=True`` keeps what the block wrote when it succeeds (a savepoint is
     released, the role and claims are reset); an error still undoes it all."""
-    raw = claims if claims is None or isinstance(claims, str) else json.dumps(claims)
     with conn.transaction(force_rollback=not keep):
         cur = conn.cursor()
-        # set_config('role', …, true) is SET LOCAL ROLE; one round trip for both.
-        cur.execute("SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
-                    (role, raw if raw is not None else ""))
-        if raw is None:  # no claims setting at all, not an empty one
-            cur.execute("SET LOCAL request.jwt.claims TO DEFAULT")
+        set_identity(cur, role, claims)
         yield cur
         if keep:
-            cur.execute("SELECT set_config('role', 'none', true), set_config('request.jwt.claims', '', true)")
+            clear_identity(cur)
+
+
+def set_identity(cur, role: str, claims: dict | str | None) -> None:
+    """SET LOCAL ROLE and request.jwt.claims in one round trip (set_config('role', …,
+    true) is SET LOCAL ROLE). ``claims=None`` leaves the setting unset, not empty."""
+    raw = claims if claims is None or isinstance(claims, str) else json.dumps(claims)
+    cur.execute("SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+                (role, raw if raw is not None else ""))
+    if raw is None:
+        cur.execute("SET LOCAL request.jwt.claims TO DEFAULT")
+
+
+def clear_identity(cur) -> None:
+    cur.execute("SELECT set_config('role', 'none', true), set_config('request.jwt.claims', '', true)")
 
 
 def as_user(conn, user_id: uuid.UUID | str, email: str | None = None):

@@ -22,7 +22,7 @@ import psycopg
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from ..impersonate import acting_as, as_service, user_claims
+from ..impersonate import acting_as, as_service, clear_identity, set_identity, user_claims
 from . import model
 from .model import TABLES, TRACKED, Caller, Row, World
 from .worlds import callers as callers_of
@@ -54,23 +54,21 @@ LOOKUPS = ("SELECT t, l.house_id, l.house_name, l.role FROM unnest(%s::text[]) A
 def check_reads(conn, world: World, callers: list[Caller]) -> None:
     name = _names(world)
     tokens = sorted(world.tokens)
-    # Pipelined: every caller's savepoint, claims and reads go out in one batch,
-    # and the results are read back afterwards (reads raise no error to wait on).
+    # Reads change nothing, so no savepoint per caller: the role and claims are
+    # set transaction-locally, caller after caller, and reset at the end.
     pending = []
-    with conn.pipeline():
-        for caller in callers:
-            with acting_as(conn, *session(caller)) as cur:
-                cur.execute(VISIBLE_IDS)
-                lookups = None
-                if not (caller.anon or caller.role):
-                    lookups = conn.cursor()
-                    lookups.execute(LOOKUPS, (tokens,))
-                pending.append((caller, cur, lookups))
-    for caller, cur, lookups in pending:
+    cur = conn.cursor()
+    for caller in callers:
+        set_identity(cur, *session(caller))
+        visible_ids = cur.execute(VISIBLE_IDS).fetchall()
+        lookups = None if caller.anon or caller.role else cur.execute(LOOKUPS, (tokens,)).fetchall()
+        pending.append((caller, visible_ids, lookups))
+    clear_identity(cur)
+    for caller, visible_ids, lookups in pending:
         seen = {t: set() for t in TABLES}
-        for table, row_id in cur.fetchall():
+        for table, row_id in visible_ids:
             seen[table].add(row_id)
-        looked = {} if lookups is None else {r[0]: (r[1:] if r[1] else None) for r in lookups.fetchall()}
+        looked = {} if lookups is None else {r[0]: (r[1:] if r[1] else None) for r in lookups}
         for table in TABLES:
             expected = model.visible(world, caller, table)
             if seen[table] != expected:
