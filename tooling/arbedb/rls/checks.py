@@ -1,6 +1,7 @@
 """The property: in every generated world, the database agrees with the model.
 
-For each world (loaded inside one transaction that is always rolled back):
+For each world (a savepoint, inside one transaction for the whole run; both are
+always rolled back, so nothing stays):
 - every caller x table: the rows SELECT returns are the model's;
 - anon without grants is refused outright, and with grants leaked to it still
   sees and changes nothing (the policies name authenticated only);
@@ -100,11 +101,13 @@ def check_anon_refused(conn) -> None:
         raise Disagreement(f"anon SELECT {table}: allowed, model says no privilege at all")
 
 
-def check_service_only(conn, callers: list[Caller]) -> None:
+def check_service_only(conn) -> None:
     """Resolving keys and reading secrets is service_role's alone (SPEC §5)."""
-    user = next((c for c in callers if c.user_id), None)
+    import uuid
+
+    somebody = Caller("a user", uuid.UUID(int=1), "a@example.com")
     for call in ("arbe.resolve_api_key('arbe_x')", "arbe.read_secret(gen_random_uuid())"):
-        for caller in filter(None, (user, next(c for c in callers if c.anon))):
+        for caller in (somebody, Caller("anon", anon=True)):
             try:
                 with acting_as(conn, *session(caller)) as cur:
                     cur.execute(f"SELECT * FROM {call}")
@@ -113,10 +116,10 @@ def check_service_only(conn, callers: list[Caller]) -> None:
             raise Disagreement(f"{caller.label} may run {call}; model says service_role only")
 
 
-def probe_role(conn, world: World) -> Caller:
+def create_probe_role(conn) -> str:
     """Another database role holding the tables and the functions the policies
-    call, presenting a real user's token: the policies name authenticated only,
-    so it must see and change nothing. Transaction-local, one name per process."""
+    call. Presenting a real user's token it must see and change nothing: the
+    policies name authenticated only. Lives as long as the run's transaction."""
     import os
 
     role = f"arbedb_probe_{os.getpid()}"
@@ -127,9 +130,13 @@ def probe_role(conn, world: World) -> Caller:
     conn.execute(f"GRANT EXECUTE ON FUNCTION arbe.caller_id(), arbe.caller_house_ids(text), arbe.role_rank(text), "
                  f"arbe.house_has_members(uuid), arbe.caller_bypasses_rls(), arbe.house_role(uuid) TO {role}")
     conn.execute(f"GRANT SELECT, INSERT, UPDATE ON {tables} TO {role}")
+    return role
+
+
+def probe_caller(world: World, role: str) -> Caller:
     user = min(world.users, key=lambda u: world.users[u] or "") if world.users else None  # user0: an owner
-    claims = json.dumps(user_claims(user)) if user else None
-    return Caller(f"role {role} with a user's token", role=role, claims=claims)
+    return Caller(f"role {role} with a user's token", role=role,
+                  claims=json.dumps(user_claims(user)) if user else None)
 
 
 def leak_grants_to_anon(conn) -> None:
@@ -313,15 +320,20 @@ def _sweep_functions(conn, world, callers, ids) -> None:
                 probe(conn, world, caller, model.Call("accept_invite", (token,)))
 
 
-def check_world(conn, spec, data, n_writes: int = WRITES_PER_WORLD, sweep_tables=TABLES) -> None:
-    """The whole property for one world; everything is rolled back afterwards."""
+def prepare_run(conn) -> str:
+    """The checks that need no world, then what every world shares: grants leaked
+    to anon and the probe role. Inside the run's transaction, so nothing stays."""
+    check_anon_refused(conn)
+    check_service_only(conn)
+    leak_grants_to_anon(conn)
+    return create_probe_role(conn)
+
+
+def check_world(conn, spec, data, probe_role: str, n_writes: int = WRITES_PER_WORLD, sweep_tables=TABLES) -> None:
+    """The whole property for one world, in a savepoint that is always rolled back."""
     with conn.transaction(force_rollback=True):
         world = load(conn, spec)
-        callers = callers_of(world)
-        check_anon_refused(conn)
-        check_service_only(conn, callers)
-        leak_grants_to_anon(conn)
-        callers.append(probe_role(conn, world))
+        callers = callers_of(world) + [probe_caller(world, probe_role)]
         check_reads(conn, world, callers)
         sweep(conn, world, callers, sweep_tables)
         for _ in range(n_writes):
@@ -337,7 +349,11 @@ def run(dsn: str, *, examples: int = 100, seed_value: int = 0, on_example=None, 
     (mutation runs: few worlds, each thorough), else one table per world in turn."""
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
     count = iter(range(10**9))
-    with psycopg.connect(dsn) as conn:
+    # One transaction for the whole run (rolled back at the end), one savepoint per
+    # world: the shared grants and role are made once, not re-made (and every plan
+    # re-made after them) for each world.
+    with psycopg.connect(dsn) as conn, conn.transaction(force_rollback=True):
+        probe_role = prepare_run(conn)
 
         @seed(seed_value)
         @settings(max_examples=examples, database=None, deadline=None, phases=phases, derandomize=False,
@@ -348,7 +364,7 @@ def run(dsn: str, *, examples: int = 100, seed_value: int = 0, on_example=None, 
             n = next(count)
             # Without full_sweep, every third world sweeps one table, in turn.
             tables = TABLES if full_sweep else () if n % 3 else (TABLES[n // 3 % len(TABLES)],)
-            check_world(conn, spec, data, sweep_tables=tables)
+            check_world(conn, spec, data, probe_role, sweep_tables=tables)
             if on_example:
                 on_example()
 
