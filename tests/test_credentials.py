@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from arbedb.impersonate import as_service, as_user, user_claims
+from arbedb.impersonate import as_service, as_user, set_identity, user_claims
 from arbedb.world import WorldBuilder
 
 SAME_ERROR = "invite is invalid, expired, used or revoked"
@@ -37,8 +37,7 @@ def house(arbedb_conn):
 def call(conn, user, sql, *params, email=None):
     """Run one statement as ``user`` and commit it (the credential flows span transactions)."""
     with conn.cursor() as cur:
-        cur.execute("SET LOCAL ROLE authenticated")
-        cur.execute("SELECT set_config('request.jwt.claims', %s, true)", (_claims(user, email),))
+        set_identity(cur, "authenticated", user_claims(user, email))
         row = cur.execute(sql, params).fetchone()
     conn.commit()
     return row
@@ -126,8 +125,7 @@ def _race(dsn, first, second):
 
     def run(name, conn, claims, sql, params, commit=True):
         try:
-            conn.execute("SET ROLE authenticated")
-            conn.execute("SELECT set_config('request.jwt.claims', %s, false)", (claims,))
+            set_identity(conn.cursor(), "authenticated", claims)
             conn.execute(sql, params)
             if commit:
                 conn.commit()

@@ -85,6 +85,15 @@ def run(context) -> None:
     result.seconds = time.perf_counter() - started
 
 
+def _apply_declarative(mc, files, *, label: bool = False) -> list[str]:
+    """Every declarative file in order, then the record of what was applied.
+    ``label`` heads each file with its path (offline scripts are read by people)."""
+    for f in files:
+        run_sql(mc, f"-- {f.relpath}\n{f.text}" if label else f.text, f.relpath)
+    run_sql(mc, record_sql(files), "arbedb record")
+    return [f.relpath for f in files]
+
+
 def _run_offline(context, project: Project) -> None:
     context.configure(
         dialect_name="postgresql", as_sql=True, literal_binds=True,
@@ -97,10 +106,7 @@ def _run_offline(context, project: Project) -> None:
         target = context.get_revision_argument()  # already resolved to revision ids
         targets = set(target if isinstance(target, tuple) else (target,))
         if _wants_declarative(context.config) and targets == set(context.script.get_heads()):
-            files = declarative_files(project)
-            for f in files:
-                run_sql(mc, f"-- {f.relpath}\n{f.text}", f.relpath)
-            run_sql(mc, record_sql(files), "arbedb record")
+            _apply_declarative(mc, declarative_files(project), label=True)
 
 
 def _keep_warning(diag, result: ApplyResult) -> None:
@@ -151,10 +157,7 @@ def _run_online(context, project: Project, result: ApplyResult) -> None:
                     changes = compare(files, read_record(cur))
                 ran = any(not s.startswith("stamp") for s in result.steps)
                 if ran or changes.any or config.attributes.get("redeclare"):
-                    for f in files:
-                        run_sql(mc, f.text, f.relpath)
-                        result.declarative.append(f.relpath)
-                    run_sql(mc, record_sql(files), "arbedb record")
+                    result.declarative = _apply_declarative(mc, files)
             if result.steps or result.declarative:
                 fp = catalog.fingerprint(catalog.snapshot(raw))
                 with raw.cursor() as cur:

@@ -38,12 +38,17 @@ class Disagreement(AssertionError):
 
 
 def _names(world: World):
-    """Short labels for ids in messages: user0, house1, agents#2."""
-    labels = {u: f"user{i}" for i, (u, _) in enumerate(sorted(world.users.items(), key=lambda kv: kv[1]))}
-    for table, rows in world.rows.items():
-        for i, row_id in enumerate(sorted(rows, key=str)):
-            labels.setdefault(row_id, f"{table}#{i}")
-    return lambda ids: sorted(labels.get(i, str(i)[:8]) for i in ids)
+    """Short labels for ids in messages: user0, house1, agents#2. Built only when a
+    message needs them: the checks call this after every write, and nearly always pass."""
+
+    def name(ids):
+        labels = {u: f"user{i}" for i, (u, _) in enumerate(sorted(world.users.items(), key=lambda kv: kv[1]))}
+        for table, rows in world.rows.items():
+            for i, row_id in enumerate(sorted(rows, key=str)):
+                labels.setdefault(row_id, f"{table}#{i}")
+        return sorted(labels.get(i, str(i)[:8]) for i in ids)
+
+    return name
 
 
 # Every table's visible ids in one statement: RLS applies to each arm on its own.
