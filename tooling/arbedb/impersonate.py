@@ -42,18 +42,47 @@ def acting_as(conn, role: str, claims: dict | str | None, *, keep: bool = False)
             clear_identity(cur)
 
 
-def set_identity(cur, role: str, claims: dict | str | None) -> None:
-    """SET LOCAL ROLE and request.jwt.claims in one round trip (set_config('role', …,
-    true) is SET LOCAL ROLE). ``claims=None`` leaves the setting unset, not empty."""
+def identity_sql(role: str, claims: dict | str | None):
+    """One statement that sets role and claims transaction-locally, values inlined
+    (so it can travel with others in one simple query): set_config('role', …, true)
+    is SET LOCAL ROLE, and a NULL value resets the claims setting, which is what
+    ``claims=None`` means: no claims at all, as for a request without a JWT."""
+    from psycopg import sql
+
     raw = claims if claims is None or isinstance(claims, str) else json.dumps(claims)
-    cur.execute("SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
-                (role, raw if raw is not None else ""))
-    if raw is None:
-        cur.execute("SET LOCAL request.jwt.claims TO DEFAULT")
+    return sql.SQL("SELECT set_config('role', {}, true), set_config('request.jwt.claims', {}, true)").format(
+        sql.Literal(role), sql.Literal(raw))
+
+
+CLEAR_IDENTITY = "SELECT set_config('role', 'none', true), set_config('request.jwt.claims', '', true)"
+
+
+def set_identity(cur, role: str, claims: dict | str | None) -> None:
+    """Become the caller for the rest of the transaction (or savepoint): one round trip."""
+    cur.execute(identity_sql(role, claims))
 
 
 def clear_identity(cur) -> None:
-    cur.execute("SELECT set_config('role', 'none', true), set_config('request.jwt.claims', '', true)")
+    cur.execute(CLEAR_IDENTITY)
+
+
+@contextmanager
+def probing_as(conn, role: str, claims: dict | str | None, statement, params=()):
+    """Run one statement as the caller and always undo it, in two round trips
+    instead of four: savepoint, identity and statement travel as one simple
+    query (client-side binding), the rollback as another. Yields the cursor on
+    the statement's result; the statement's error, if any, is raised after the
+    rollback. Needs an open transaction (the savepoint lives in it)."""
+    from psycopg import ClientCursor, sql
+
+    cur = ClientCursor(conn)
+    try:
+        cur.execute(sql.SQL("SAVEPOINT arbedb_probe; {}; {}").format(identity_sql(role, claims), statement), params)
+        while cur.nextset():  # to the statement's own result, the last one
+            pass
+        yield cur
+    finally:
+        conn.execute("ROLLBACK TO SAVEPOINT arbedb_probe; RELEASE SAVEPOINT arbedb_probe")
 
 
 def as_user(conn, user_id: uuid.UUID | str, email: str | None = None):

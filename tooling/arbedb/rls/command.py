@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from ..config import Project
+from ..db import connect
 from ..errors import ArbedbError
 from .checks import Disagreement, run
 from .mutants import derive, run_mutants
@@ -19,6 +20,8 @@ class PropertyResult:
 
 def property_test(dsn: str, *, examples: int, seed_value: int, on_example=None) -> PropertyResult:
     """Run the property on ``dsn`` (at head); every world is rolled back, nothing stays."""
+    with connect(dsn):  # unreachable: say so in one line, not as a failed world
+        pass
     started = time.perf_counter()
     count = [0]
 
@@ -43,6 +46,11 @@ def mutation_test(project: Project, admin_dsn: str | None, *, examples: int, see
     migrated template on ``admin_dsn``'s server (else a throwaway local one)."""
     from ..testing import TestCluster
 
+    if admin_dsn:
+        with connect(admin_dsn) as conn:
+            if not conn.execute("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+                raise ArbedbError("rls-test --mutate makes scratch databases, and this role may not CREATE DATABASE; "
+                                  "pass a --dsn whose role may, or no --dsn for a throwaway local server")
     mutants = derive(project)
     if on_start:
         on_start(len(mutants))

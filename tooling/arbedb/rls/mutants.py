@@ -172,16 +172,25 @@ def _try(admin_dsn: str, template: str, mutant: Mutant, examples: int, seed_valu
     return Verdict(mutant, False, f"the property held on {examples} worlds")
 
 
+# Run beside the mutants, with the same worlds: a mutant is only "killed" if the
+# schema as written passes, else every verdict would be noise.
+UNMUTATED = Mutant("none: the schema as written", "SELECT 1;", "")
+
+
 def run_mutants(admin_dsn: str, template: str, mutants: list[Mutant], *, examples: int, seed_value: int,
                 jobs: int | None = None, on_verdict=None) -> list[Verdict]:
     """Every mutant in its own scratch clone of ``template``, ``jobs`` at a time."""
     jobs = jobs or os.cpu_count() or 1
     verdicts = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
+        baseline = pool.submit(_try, admin_dsn, template, UNMUTATED, examples, seed_value)
         futures = [pool.submit(_try, admin_dsn, template, m, examples, seed_value) for m in mutants]
         for future in as_completed(futures):
             verdict = future.result()
             verdicts.append(verdict)
             if on_verdict:
                 on_verdict(verdict)
+        if baseline.result().killed:
+            raise ArbedbError(f"the property fails on the unmutated schema ({baseline.result().reason}); "
+                              "fix that first: `arbedb rls-test` shows the world")
     return sorted(verdicts, key=lambda v: v.mutant.name)

@@ -10,7 +10,7 @@ import psycopg
 from hypothesis import strategies as st
 from psycopg import sql
 
-from ..impersonate import acting_as, user_claims
+from ..impersonate import acting_as, probing_as, user_claims
 from .model import BULK_COLUMN, DIRECT_INSERT, ROLES_ALL, Call, Caller, Insert, Update, World, insert_values
 
 NOW = "now"  # an Update value meaning now()
@@ -107,7 +107,7 @@ def writes(draw, world: World, callers: list[Caller]):
     function = draw(st.sampled_from(("create_invite", "accept_invite", "create_api_key", "set_secret")))
     house = draw(st.sampled_from(houses))
     if function == "accept_invite":
-        token = draw(st.sampled_from(sorted(world.tokens) + ["token-wrong"]))
+        token = draw(st.sampled_from(list(world.tokens) + ["token-wrong"]))  # in the order they were made: replayable
         invite = world.rows["invites"].get(world.tokens.get(token))
         invitees = [c for c in callers if invite and c.email and c.email.lower() == invite.data["email"]]
         caller = draw(st.sampled_from(invitees)) if invitees and draw(st.booleans()) else draw(st.sampled_from(callers))
@@ -144,9 +144,12 @@ def execute(conn, caller: Caller, write, *, keep: bool = True) -> tuple[bool, ob
     """Run the write as the caller; keep it when it succeeds (``keep``), or always
     roll it back (a probe). Returns (accepted, what a function returned, what was seen)."""
     statement, params = _statement(write)
+    running = (acting_as(conn, *session(caller), keep=True) if keep
+               else probing_as(conn, *session(caller), statement, params))
     try:
-        with acting_as(conn, *session(caller), keep=keep) as cur:
-            cur.execute(statement, params)
+        with running as cur:
+            if keep:
+                cur.execute(statement, params)
             if isinstance(write, Call):
                 return True, cur.fetchone()[0], "returned"
             if cur.rowcount != 1:
@@ -160,8 +163,8 @@ def bulk_touch(conn, caller: Caller, table: str) -> int | None:
     """``UPDATE table SET <column> = now()`` with no WHERE, rolled back: rows touched, or None on error."""
     column = BULK_COLUMN[table]
     try:
-        with acting_as(conn, *session(caller)) as cur:
-            cur.execute(sql.SQL("UPDATE public.{} SET {} = now()").format(sql.Identifier(table), sql.Identifier(column)))
+        with probing_as(conn, *session(caller), sql.SQL("UPDATE public.{} SET {} = now()").format(
+                sql.Identifier(table), sql.Identifier(column))) as cur:
             return cur.rowcount
     except psycopg.Error:
         return None

@@ -1,0 +1,39 @@
+"""Mutation testing's own machinery (`arbedb rls-test --mutate` runs every mutant in CI):
+a mutant the property sees is killed, one it cannot see survives, and a schema that
+already fails the property stops the run instead of "killing" everything."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from arbedb.errors import ArbedbError
+from arbedb.rls.mutants import Mutant, derive, run_mutants
+
+
+def test_a_real_hole_is_killed_and_a_harmless_change_survives(arbedb_cluster, arbedb_template):
+    hole = Mutant("threads readable by all", "ALTER POLICY threads_select ON public.threads USING (true);", "t")
+    harmless = Mutant("a comment", "COMMENT ON TABLE public.threads IS 'changed';", "t")
+    verdicts = {v.mutant.name: v for v in run_mutants(arbedb_cluster.admin_dsn, arbedb_template, [hole, harmless],
+                                                      examples=2, seed_value=0, jobs=2)}
+    assert verdicts["threads readable by all"].killed
+    assert "SELECT threads" in verdicts["threads readable by all"].reason
+    assert not verdicts["a comment"].killed
+
+
+def test_a_schema_failing_the_property_stops_the_run(arbedb_cluster, arbedb_template):
+    with arbedb_cluster.database(template=arbedb_template) as dsn:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("ALTER POLICY members_select ON public.members USING (true)")
+            broken = conn.info.dbname
+        with pytest.raises(ArbedbError, match=r"fails on the unmutated schema \(.*SELECT members"):
+            run_mutants(arbedb_cluster.admin_dsn, broken, [], examples=2, seed_value=0, jobs=1)
+
+
+def test_every_policy_guard_and_grant_has_mutants(arbedb_project):
+    names = [m.name for m in derive(arbedb_project)]
+    assert len(names) == len(set(names))
+    for expected in ("policy threads_select: USING (true)", "policy threads_select: TO PUBLIC",
+                     "policy threads_insert: WITH CHECK (true)", "trigger members_guard: dropped"):
+        assert any(n.startswith(expected.split(":")[0]) for n in names), expected
+    assert sum(n.startswith("execute ") for n in names) >= 2
