@@ -14,8 +14,9 @@ from conftest import assert_same_catalog, snapshot
 from arbedb import commands
 from arbedb.errors import ArbedbError
 from arbedb.runtime import ADVISORY_LOCK_KEY
+from revisions import HEAD, NEXT, REVISIONS
 
-HEAD_REVISIONS = ["0001", "0002"]
+HEAD_REVISIONS = REVISIONS
 
 
 def _tables(dsn: str) -> set[str]:
@@ -85,7 +86,7 @@ def test_failing_statement_leaves_database_exactly_as_before(project_copy, empty
     )
     if broken_in == "revision":
         commands.new(project_copy, "half_broken", up_sql=good_then_bad, down_sql="SELECT 1;\n")
-        where = "migrations/versions/0003_half_broken.up.sql:4"
+        where = f"migrations/versions/{NEXT}_half_broken.up.sql:4"
     else:
         (project_copy.root / "triggers" / "zz_broken.sql").write_text(good_then_bad)
         where = "triggers/zz_broken.sql:4"
@@ -93,13 +94,13 @@ def test_failing_statement_leaves_database_exactly_as_before(project_copy, empty
         commands.apply(project_copy, empty_dsn)
     assert where in str(err.value) and "no_such_table" in str(err.value)
     assert_same_catalog(before, snapshot(empty_dsn))
-    assert commands.status(project_copy, empty_dsn).current == ("0002",)
+    assert commands.status(project_copy, empty_dsn).current == (HEAD,)
 
 
 def test_failed_first_apply_leaves_an_empty_database_empty(project_copy, empty_dsn):
     before = snapshot(empty_dsn)
     commands.new(project_copy, "broken", up_sql="SELECT no_such_function();\n", down_sql="SELECT 1;\n")
-    with pytest.raises(ArbedbError, match="0003_broken.up.sql:1"):
+    with pytest.raises(ArbedbError, match=f"{NEXT}_broken.up.sql:1"):
         commands.apply(project_copy, empty_dsn)
     assert_same_catalog(before, snapshot(empty_dsn))
     with psycopg.connect(empty_dsn) as conn:
@@ -162,7 +163,7 @@ def test_apply_blocked_by_traffic_fails_clearly_within_lock_timeout(project_copy
             commands.apply(project, empty_dsn)
         assert time.perf_counter() - started < 5
         traffic.rollback()
-    assert commands.status(project, empty_dsn).current == ("0002",)
+    assert commands.status(project, empty_dsn).current == (HEAD,)
 
 
 def test_template_clone_is_copied_not_migrated(arbedb_cluster, arbedb_template, arbedb_dsn):

@@ -13,6 +13,7 @@ from conftest import assert_same_catalog, snapshot
 from arbedb import commands
 from arbedb.errors import ArbedbError
 from arbedb.export import export_supabase
+from revisions import NEXT, STEMS
 
 pytest_plugins = ["supabase_fixture"]
 
@@ -32,8 +33,9 @@ def names(result):
 
 def test_files_are_supabase_migrations_in_apply_order(arbedb_project, out):
     result = export_supabase(arbedb_project, out, now=NOW)
-    assert names(result) == ["20261129120000_arbedb_0001_auth_compat.sql", "20261129120001_arbedb_0002_schema_v1.sql",
-                             f"20261129120002_arbedb_declarative_{names(result)[2][-12:-4]}.sql"]
+    revisions = [f"2026112912{i // 60:02d}{i % 60:02d}_arbedb_{stem}.sql" for i, stem in enumerate(STEMS)]
+    declarative = f"2026112912{len(STEMS) // 60:02d}{len(STEMS) % 60:02d}_arbedb_declarative_{names(result)[-1][-12:-4]}.sql"
+    assert names(result) == revisions + [declarative]
     assert all(NAME.match(n) for n in names(result))
     assert sorted(p.name for p in out.iterdir()) == names(result)
 
@@ -41,7 +43,7 @@ def test_files_are_supabase_migrations_in_apply_order(arbedb_project, out):
 def test_pushed_export_is_the_catalog_arbedb_apply_builds(arbedb_project, supabase_cluster, supabase_push, out):
     export_supabase(arbedb_project, out, now=NOW)
     with supabase_cluster.database() as pushed, supabase_cluster.database() as applied:
-        assert len(supabase_push(pushed, out)) == 3
+        assert len(supabase_push(pushed, out)) == len(STEMS) + 1
         commands.apply(arbedb_project, applied)
         assert_same_catalog(snapshot(applied), snapshot(pushed))
         # arbedb's bookkeeping came along: the pushed database reads as applied.
@@ -53,7 +55,7 @@ def test_export_again_writes_nothing(arbedb_project, out):
     export_supabase(arbedb_project, out, now=NOW)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     again = export_supabase(arbedb_project, out, now=datetime(2027, 1, 1))
-    assert again.written == [] and len(again.kept) == 3
+    assert again.written == [] and len(again.kept) == len(STEMS) + 1
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
@@ -79,7 +81,7 @@ def test_changes_are_appended_never_edited_and_push_incrementally(project_copy, 
                      up_sql="CREATE TABLE arbe.probe_rows (id int PRIMARY KEY);\n",
                      down_sql="DROP TABLE arbe.probe_rows;\n")
         third = export_supabase(project_copy, out, now=NOW)
-        assert [n[15:] for n in names(third)][0] == "arbedb_0003_add_probe_table.sql"
+        assert [n[15:] for n in names(third)][0] == f"arbedb_{NEXT}_add_probe_table.sql"
         assert "arbedb_declarative" in names(third)[1]
         assert {n: b for n, b in ((p.name, p.read_bytes()) for p in out.iterdir()) if n in old} == old
 
@@ -92,7 +94,7 @@ def test_new_files_come_after_the_folder_latest_migration(arbedb_project, out):
     out.mkdir(parents=True)
     (out / "20300101000000_someone_elses.sql").write_text("SELECT 1;\n")
     result = export_supabase(arbedb_project, out, now=NOW)
-    assert [n[:14] for n in names(result)] == ["20300101000001", "20300101000002", "20300101000003"]
+    assert [n[:14] for n in names(result)] == [f"203001010000{i:02d}" for i in range(1, len(STEMS) + 2)]
 
 
 def test_a_revision_changed_after_export_is_refused_and_nothing_is_written(project_copy, out):
@@ -115,4 +117,4 @@ def test_a_revision_changed_after_export_is_refused_and_nothing_is_written(proje
 def test_cli_reports_what_it_wrote(arbedb_project, out):
     proc = subprocess.run([sys.executable, "-m", "arbedb.cli", "export", "supabase", str(out)],
                           cwd=arbedb_project.root, capture_output=True, text=True, check=True)
-    assert proc.stdout.count("wrote ") == 3 and "3 new, 0 already exported" in proc.stdout
+    assert proc.stdout.count("wrote ") == len(STEMS) + 1 and f"{len(STEMS) + 1} new, 0 already exported" in proc.stdout

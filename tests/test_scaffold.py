@@ -21,6 +21,7 @@ from arbedb.scaffold import new_table
 from arbedb.shapes import load_shapes
 from arbedb.verify import verify
 from arbedb.world import WorldBuilder
+from revisions import NEXT
 
 pytest_plugins = ["supabase_fixture"]
 
@@ -51,8 +52,8 @@ def verify_errors(project, dsn, cluster) -> list[str]:
 def test_a_synced_child_table_follows_every_convention(project, empty_dsn, arbedb_cluster):
     done = new_table(project, "labels", parent="agents")
     rel = sorted(p.relative_to(project.root).as_posix() for p in done.created + done.changed)
-    assert rel == ["electric/10_publication.sql", "electric/shapes.toml", "migrations/versions/0003_add_labels.down.sql",
-                   "migrations/versions/0003_add_labels.py", "migrations/versions/0003_add_labels.up.sql",
+    assert rel == ["electric/10_publication.sql", "electric/shapes.toml", f"migrations/versions/{NEXT}_add_labels.down.sql",
+                   f"migrations/versions/{NEXT}_add_labels.py", f"migrations/versions/{NEXT}_add_labels.up.sql",
                    "pgrls.toml", "policies/39_labels.sql", "triggers/50_labels.sql"]
 
     report = lint(project, [str(p) for p in done.created + done.changed if p.suffix == ".sql"])  # sqlfluff, squawk and the project's rules, on what the scaffold wrote
@@ -107,7 +108,7 @@ def test_a_table_that_is_not_synced_stays_out_of_electric(project, empty_dsn, ar
 def test_the_scaffold_applies_as_supabase_postgres(project, supabase_dsn):
     new_table(project, "labels", parent="environments")
     result = commands.apply(project, supabase_dsn)
-    assert result.steps[-1].startswith("upgrade 0003")
+    assert result.steps[-1].startswith(f"upgrade {NEXT}")
     with psycopg.connect(supabase_dsn) as conn:  # Supabase's default grants were taken back
         assert conn.execute("SELECT has_table_privilege('anon', 'public.labels', 'SELECT')").fetchone() == (False,)
 

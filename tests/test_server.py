@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from arbedb.cli import main
 from arbedb.errors import ArbedbError
 from arbedb.server import LocalServer, find_binaries
+from revisions import HEAD
 
 
 def _postmaster_uid(server: LocalServer) -> int:
@@ -67,7 +68,7 @@ def test_cli_db_lifecycle_and_up(project_copy, monkeypatch):
     try:
         up = runner.invoke(main, ["up"])
         assert up.exit_code == 0, up.output
-        assert "upgrade 0002" in up.output and "PostgreSQL" in up.output and "connect: psql" in up.output
+        assert f"upgrade {HEAD}" in up.output and "PostgreSQL" in up.output and "connect: psql" in up.output
         url = runner.invoke(main, ["db", "url"])
         assert url.exit_code == 0 and url.output.startswith("postgresql://postgres@127.0.0.1:")
         assert "binaries" in url.stderr

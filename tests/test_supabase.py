@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from arbedb import commands
+from revisions import REVISIONS
 
 pytest_plugins = ["supabase_fixture"]
 
@@ -27,7 +28,7 @@ def test_the_fixture_is_supabase_shaped(supabase_dsn):
 
 def test_apply_as_postgres_works_and_says_what_it_skipped(supabase_dsn, supabase_cluster, arbedb_project):
     result = commands.apply(arbedb_project, supabase_dsn)
-    assert [s.split(":")[0] for s in result.steps] == ["upgrade 0001", "upgrade 0002"]
+    assert [s.split(":")[0] for s in result.steps] == [f"upgrade {r}" for r in REVISIONS]
     with psycopg.connect(supabase_dsn) as conn:
         electric = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'electric'").fetchone()[0]
     if supabase_cluster.major == 15:

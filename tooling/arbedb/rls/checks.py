@@ -278,6 +278,26 @@ def sweep(conn, world: World, callers: list[Caller], tables) -> None:
             _sweep_inserts(conn, world, callers, table, ids, users)
     if "invites" in tables or "api_keys" in tables or "secrets" in tables:
         _sweep_functions(conn, world, callers, ids)
+    if "houses" in tables:
+        _sweep_house_liveness(conn, world, callers, ids)
+
+
+def _sweep_house_liveness(conn, world: World, callers: list[Caller], ids) -> None:
+    """A house's soft delete (by its owner) and restore (by service_role) reach
+    every membership at once: after each, every caller reads what the model says.
+    (Memberships carry a copy of their house's deleted_at; this is its upkeep.)"""
+    core = ids["houses"][0]
+    with conn.transaction(force_rollback=True):
+        gone = world.copy()
+        check_write(conn, gone, representatives(world, callers, core)[0], model.Update("houses", core, "deleted_at", NOW))
+        check_reads(conn, gone, callers)
+    for house in [h for h in ids["houses"] if world.rows["houses"][h].deleted][:1]:
+        with conn.transaction(force_rollback=True):
+            if not execute(conn, SERVICE, model.Update("houses", house, "deleted_at", None))[0]:
+                raise Disagreement("service_role could not restore a soft-deleted house")
+            back = world.copy()
+            back.rows["houses"][house].deleted = False
+            check_reads(conn, back, callers)
 
 
 def _sweep_inserts(conn, world, callers, table, ids, users) -> None:

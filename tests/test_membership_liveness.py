@@ -1,0 +1,78 @@
+"""members.house_deleted_at: the copy of the house's deleted_at that lets the RLS
+membership lookup be one index-only scan (migrations/versions/0003, triggers/25).
+A stale copy would be a hole (a deleted house still readable) or an outage (a live
+one unreadable), so its upkeep is tested from every side that can write it."""
+
+from __future__ import annotations
+
+import pytest
+
+from arbedb.impersonate import SERVICE, acting_as, as_user, user_claims
+from arbedb.world import WorldBuilder
+
+
+@pytest.fixture
+def house(arbedb_conn):
+    w = WorldBuilder(arbedb_conn)
+    owner, member = w.user("owner@example.com"), w.user("member@example.com")
+    house = w.house("h", created_by=owner)
+    w.member(house, member, "member")
+    w.row("threads", house)
+    arbedb_conn.commit()
+    return w, house, owner, member
+
+
+def _copies(conn, house) -> set:
+    return {r[0] for r in conn.execute("SELECT house_deleted_at FROM public.members WHERE house_id = %s",
+                                       (house,)).fetchall()}
+
+
+def _sees_thread(conn, user, house) -> bool:
+    with as_user(conn, user) as cur:
+        return cur.execute("SELECT count(*) FROM public.threads WHERE house_id = %s", (house,)).fetchone()[0] == 1
+
+
+def _write(conn, role, claims, statement, params):
+    with acting_as(conn, role, claims, keep=True) as cur:
+        return cur.execute(statement, params).rowcount
+
+
+def test_soft_delete_and_restore_reach_every_membership(arbedb_conn, house):
+    _w, h, owner, member = house
+    assert _copies(arbedb_conn, h) == {None} and _sees_thread(arbedb_conn, member, h)
+
+    # The owner's soft delete (under RLS) rewrites memberships the owner could not update.
+    assert _write(arbedb_conn, "authenticated", user_claims(owner),
+                  "UPDATE public.houses SET deleted_at = now() WHERE id = %s", (h,)) == 1
+    deleted_at = arbedb_conn.execute("SELECT deleted_at FROM public.houses WHERE id = %s", (h,)).fetchone()[0]
+    assert _copies(arbedb_conn, h) == {deleted_at}
+    assert not _sees_thread(arbedb_conn, member, h)
+
+    _write(arbedb_conn, SERVICE, {"role": SERVICE}, "UPDATE public.houses SET deleted_at = NULL WHERE id = %s", (h,))
+    assert _copies(arbedb_conn, h) == {None}
+    assert _sees_thread(arbedb_conn, member, h)
+
+
+def test_a_hand_written_copy_is_overwritten(arbedb_conn, house):
+    """Even trusted code cannot desynchronise it: in a live house a copy set by hand
+    goes back to NULL, and in a deleted house NULL cannot bring the members back."""
+    w, h, owner, member = house
+    _write(arbedb_conn, SERVICE, {"role": SERVICE}, "UPDATE public.members SET house_deleted_at = now() "
+           "WHERE house_id = %s", (h,))
+    assert _copies(arbedb_conn, h) == {None}
+
+    _write(arbedb_conn, SERVICE, {"role": SERVICE}, "UPDATE public.houses SET deleted_at = now() WHERE id = %s", (h,))
+    _write(arbedb_conn, SERVICE, {"role": SERVICE}, "UPDATE public.members SET house_deleted_at = NULL "
+           "WHERE house_id = %s", (h,))
+    assert None not in _copies(arbedb_conn, h)
+    assert not _sees_thread(arbedb_conn, member, h)
+
+
+def test_a_membership_added_to_a_deleted_house_starts_deleted(arbedb_conn, house):
+    w, h, _owner, _member = house
+    _write(arbedb_conn, SERVICE, {"role": SERVICE}, "UPDATE public.houses SET deleted_at = now() WHERE id = %s", (h,))
+    late = w.user("late@example.com")
+    w.member(h, late, "admin")
+    assert arbedb_conn.execute("SELECT house_deleted_at IS NOT NULL FROM public.members WHERE user_id = %s",
+                               (late,)).fetchone()[0]
+    assert not _sees_thread(arbedb_conn, late, h)
