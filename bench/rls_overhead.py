@@ -12,7 +12,10 @@ houses. For each caller it prints the ratio of medians of:
 (b) the shape query ``… WHERE house_id = $1 AND deleted_at IS NULL`` as the
     caller under RLS, to the same query by a role that bypasses RLS;
 (c) for contrast, (a)'s query with the predicate in the form the policies avoid,
-    ``house_id IN (SELECT arbe.caller_house_ids())``, to the same baseline.
+    ``house_id IN (SELECT arbe.caller_house_ids())``, to the same baseline;
+(d) for contrast, the membership lookup as it was before revision 0003 (house
+    liveness read from houses, one probe per membership) to arbe.caller_house_ids
+    as it is (members.house_deleted_at, one index-only scan): what the copy buys.
 
 Runs are interleaved (A, B, A, B, …) so drift on a shared machine hits both
 sides alike; absolute times are printed only as context. It starts its own
@@ -40,6 +43,18 @@ from arbedb.impersonate import user_claims  # noqa: E402
 from arbedb.testing import TestCluster  # noqa: E402
 
 HOUSES = 2000
+# (d)'s "before": arbe.caller_house_ids as it was before revision 0003, made in the
+# scratch database only.
+PROBING_LOOKUP = """
+CREATE FUNCTION arbe.bench_house_ids_by_probe() RETURNS SETOF uuid
+LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 10 SET search_path = '' AS $$
+BEGIN
+    RETURN QUERY
+    SELECT m.house_id FROM public.members AS m
+    WHERE m.user_id = arbe.caller_id() AND m.deleted_at IS NULL
+      AND (SELECT h.deleted_at IS NULL FROM public.houses AS h WHERE h.id = m.house_id);
+END $$;
+GRANT EXECUTE ON FUNCTION arbe.bench_house_ids_by_probe() TO authenticated"""
 COLUMNS = "id, house_id, title, status, kind, updated_at"
 # The best predicate a person would write by hand on this schema: live memberships
 # in live houses (members.house_deleted_at mirrors the house), one index-only scan.
@@ -121,10 +136,13 @@ def run(dsn: str, n_threads: int, repeat: int) -> bool:
     with psycopg.connect(dsn) as conn:
         started = time.perf_counter()
         callers = load(conn, n_threads)
+        for statement in PROBING_LOOKUP.split(";\nGRANT"):
+            conn.execute(statement if statement.startswith("\nCREATE") else "GRANT" + statement)
+        conn.commit()
         console.print(f"loaded {n_threads:,} threads over {HOUSES:,} houses in {time.perf_counter() - started:.1f}s")
         first_house = conn.execute("SELECT id FROM houses WHERE name = 'house 1'").fetchone()[0]
         table = Table(title="RLS overhead: ratio of medians (RLS / baseline), interleaved runs")
-        for col in ("caller in", "rows", "(a) list under RLS", "(b) shape under RLS", "(c) IN (SELECT srf)",
+        for col in ("caller in", "rows", "(a) list under RLS", "(b) shape under RLS", "(c) IN (SELECT srf)", "(d) lookup before/now",
                     "(a) ms rls/base", "(b) ms rls/base"):
             table.add_column(col, justify="right")
         worst = 0.0
@@ -141,10 +159,12 @@ def run(dsn: str, n_threads: int, repeat: int) -> bool:
                                         ("service_role", None, shape, p))
             rc, *_ = ratio(conn, max(3, repeat // 5), (None, claims, srf, p),
                            (None, None, f"{listing} AND {BY_HAND}", p))
+            rd, *_ = ratio(conn, repeat, ("authenticated", claims, "SELECT count(*) FROM arbe.bench_house_ids_by_probe()", p),
+                           ("authenticated", claims, "SELECT count(*) FROM arbe.caller_house_ids()", p))
             rows = conn.execute(f"SELECT count(*) FROM threads WHERE deleted_at IS NULL AND {BY_HAND}", p).fetchone()[0]
             conn.rollback()
             worst = max(worst, ra, rb)
-            table.add_row(f"{k} house{'s' if k > 1 else ''}", f"{rows:,}", f"{ra:.2f}", f"{rb:.2f}", f"{rc:.1f}",
+            table.add_row(f"{k} house{'s' if k > 1 else ''}", f"{rows:,}", f"{ra:.2f}", f"{rb:.2f}", f"{rc:.1f}", f"{rd:.1f}",
                           f"{ma_rls:.1f}/{ma_base:.1f}", f"{mb_rls:.1f}/{mb_base:.1f}")
             if k == 1:
                 plans = {"(a) list": plan(conn, claims, listing, p), "(b) shape": plan(conn, claims, shape, p)}
