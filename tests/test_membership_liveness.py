@@ -76,3 +76,30 @@ def test_a_membership_added_to_a_deleted_house_starts_deleted(arbedb_conn, house
     assert arbedb_conn.execute("SELECT house_deleted_at IS NOT NULL FROM public.members WHERE user_id = %s",
                                (late,)).fetchone()[0]
     assert not _sees_thread(arbedb_conn, late, h)
+
+
+def test_downgrade_to_0002_keeps_rls_working_and_upgrade_restores_head(arbedb_project, empty_dsn):
+    """0003's downgrade puts back the lookup that reads houses, so a database rolled
+    back to 0002 still answers, and still hides a deleted house."""
+    import psycopg
+
+    from arbedb import commands
+    from conftest import assert_same_catalog, snapshot
+
+    commands.apply(arbedb_project, empty_dsn)
+    head = snapshot(empty_dsn)
+    commands.down(arbedb_project, empty_dsn, "0002")
+    with psycopg.connect(empty_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM information_schema.columns "
+                            "WHERE table_name = 'members' AND column_name = 'house_deleted_at'").fetchone()[0] == 0
+        w = WorldBuilder(conn)
+        owner = w.user("o@example.com")
+        live, gone = w.house("live", created_by=owner), w.house("gone", created_by=owner)
+        for h in (live, gone):
+            w.row("threads", h)
+        _write(conn, SERVICE, {"role": SERVICE}, "UPDATE public.houses SET deleted_at = now() WHERE id = %s", (gone,))
+        assert _sees_thread(conn, owner, live) and not _sees_thread(conn, owner, gone)
+    commands.apply(arbedb_project, empty_dsn)
+    # Column positions aside: a dropped column keeps its attnum, so the re-added one comes after it.
+    unplaced = lambda snap: snap | {"columns": [c[:-1] for c in snap["columns"]]}  # noqa: E731
+    assert_same_catalog(unplaced(head), unplaced(snapshot(empty_dsn)))

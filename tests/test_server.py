@@ -74,6 +74,9 @@ def test_cli_db_lifecycle_and_up(project_copy, monkeypatch):
         assert "binaries" in url.stderr
         again = runner.invoke(main, ["up"])
         assert "nothing to do" in again.output
+        rls = runner.invoke(main, ["rls-test", "--examples", "2"])  # on the project's own server
+        assert rls.exit_code == 0, rls.output
+        assert "database: local server" in rls.output and "2 worlds, database and model agree" in rls.output
     finally:
         stop = runner.invoke(main, ["db", "stop"])
     assert stop.output.strip() == "stopped"
