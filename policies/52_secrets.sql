@@ -24,15 +24,20 @@ BEGIN
 END
 $$;
 
+-- PL/pgSQL: server code reads secrets often, and a SECURITY DEFINER SQL function
+-- would re-plan this join on every call before PostgreSQL 18.
 CREATE OR REPLACE FUNCTION arbe.read_secret(secret_id uuid) RETURNS text
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = ''
 AS $$
+BEGIN
+    RETURN (
     SELECT v.value
     FROM arbe_private.secret_values AS v
     JOIN public.secrets AS s ON s.id = v.secret_id
     JOIN public.houses AS h ON h.id = s.house_id
-    WHERE v.secret_id = read_secret.secret_id AND s.deleted_at IS NULL AND h.deleted_at IS NULL
+    WHERE v.secret_id = read_secret.secret_id AND s.deleted_at IS NULL AND h.deleted_at IS NULL);
+END
 $$;
 
 REVOKE ALL ON FUNCTION arbe.set_secret(uuid, text), arbe.read_secret(uuid) FROM PUBLIC, anon;
