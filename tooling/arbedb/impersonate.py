@@ -54,16 +54,13 @@ def identity_sql(role: str, claims: dict | str | None):
         sql.Literal(role), sql.Literal(raw))
 
 
-CLEAR_IDENTITY = "SELECT set_config('role', 'none', true), set_config('request.jwt.claims', '', true)"
-
-
 def set_identity(cur, role: str, claims: dict | str | None) -> None:
     """Become the caller for the rest of the transaction (or savepoint): one round trip."""
     cur.execute(identity_sql(role, claims))
 
 
 def clear_identity(cur) -> None:
-    cur.execute(CLEAR_IDENTITY)
+    cur.execute("SELECT set_config('role', 'none', true), set_config('request.jwt.claims', '', true)")
 
 
 @contextmanager

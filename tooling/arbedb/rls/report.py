@@ -38,7 +38,7 @@ def describe(world: World, history: list[str]) -> str:
     known = labels(world)
 
     def show(value):
-        return f"{known[value]}" if isinstance(value, UUID) and value in known else repr(value)
+        return known[value] if isinstance(value, UUID) and value in known else repr(value)
 
     lines = ["world at the disagreement:"]
     lines += [f"  {known[u]} = {str(u)[:8]} <{email}>" for u, email in sorted(world.users.items(), key=lambda kv: kv[1])]
