@@ -4,20 +4,19 @@
 --
 -- Converges whatever exists to: one publication named by [tool.arbedb].publication
 -- (default electric_publication_default), publishing insert, update, delete and
--- truncate, holding exactly the synced tables below, each whole (no row filter,
+-- truncate, holding exactly the synced tables, each whole (no row filter,
 -- no column list) and with REPLICA IDENTITY FULL, so an UPDATE that sets
 -- deleted_at carries the old row and Electric can move the row out of a shape.
 -- Idempotent: when everything is already so, it changes (and locks) nothing.
 --
--- The synced tables are the [tables.*] of electric/shapes.toml; `arbedb verify`
--- fails when the live publication and that file disagree. Keep both in step.
+-- The synced tables are the [tables.*] of electric/shapes.toml, declared there
+-- once: the apply prelude hands them over as arbedb.synced_tables (and a change
+-- to shapes.toml re-applies this layer). `arbedb verify` fails when the live
+-- publication and that file disagree.
 DO $electric$
 DECLARE
     pub constant text := current_setting('arbedb.publication');
-    synced constant text[] := ARRAY[
-        'public.houses', 'public.members', 'public.agents', 'public.environments', 'public.threads',
-        'public.configs', 'public.secrets', 'public.invites', 'public.api_keys'
-    ];
+    synced constant text[] := string_to_array(current_setting('arbedb.synced_tables'), ',');
     wanted oid[] := '{}';
     t text;
     rel regclass;
@@ -25,7 +24,7 @@ BEGIN
     FOREACH t IN ARRAY synced LOOP
         IF to_regclass(t) IS NULL THEN
             RAISE EXCEPTION 'electric: synced table % does not exist', t
-                USING HINT = 'create it in a revision, or take it out of electric/10_publication.sql and electric/shapes.toml';
+                USING HINT = 'create it in a revision, or take it out of electric/shapes.toml';
         END IF;
         wanted := wanted || to_regclass(t)::oid;
     END LOOP;

@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-from arbedb import commands
+from arbedb import commands, electric
 from arbedb.errors import ArbedbError
 from arbedb.shapes import load_shapes
 from arbedb.verify import electric as electric_checks
@@ -59,22 +59,30 @@ def test_apply_with_nothing_to_change_takes_no_table_lock(arbedb_conn, arbedb_ds
     arbedb_conn.execute("LOCK TABLE public.agents IN ROW EXCLUSIVE MODE")  # as a writer holds it
     with psycopg.connect(arbedb_dsn) as other:
         other.execute("SET lock_timeout = '2s'")
-        other.execute("SELECT set_config('arbedb.publication', 'electric_publication_default', true)")
+        other.execute(electric.prelude_sql(arbedb_project))  # what the apply prelude hands the file
         other.execute((arbedb_project.root / PUBLICATION_SQL).read_text())
 
 
-def test_a_table_taken_out_of_the_set_leaves_the_publication(project_copy, empty_dsn):
+def test_a_table_taken_out_of_the_declarations_leaves_the_publication(project_copy, empty_dsn):
+    """The synced tables are declared once, in shapes.toml: taking one out there is
+    all it takes, the next apply notices the file changed and converges."""
+    import tomlkit
+
+    from arbedb.shapes import shapes_path
+
     commands.apply(project_copy, empty_dsn)
-    path = project_copy.root / PUBLICATION_SQL
-    path.write_text(path.read_text().replace(", 'public.api_keys'", ""))
-    commands.apply(project_copy, empty_dsn)
+    path = shapes_path(project_copy)
+    doc = tomlkit.parse(path.read_text())
+    del doc["tables"]["api_keys"]
+    path.write_text(tomlkit.dumps(doc))
+    assert commands.status(project_copy, empty_dsn).declarative.changed == ["electric/shapes.toml"]
+    assert commands.apply(project_copy, empty_dsn).declarative  # re-applied without --redeclare
     with psycopg.connect(empty_dsn) as conn:
         assert "public.api_keys" not in published(conn)
         assert "public.invites" in published(conn)
-        # Electric no longer reads it either; and the declarations, which still
-        # name it, now disagree with the database: verify says so.
-        findings = electric_checks.checks(conn, project_copy)
-    assert {(f.code, f.object) for f in findings} == {("ELE005", "public.api_keys"), ("ELE012", "public.api_keys")}
+        # Electric's role no longer reads it either, and the two agree again.
+        assert electric_checks.checks(conn, project_copy) == []
+        assert not conn.execute("SELECT has_table_privilege('electric', 'public.api_keys', 'SELECT')").fetchone()[0]
 
 
 def test_the_publication_name_comes_from_the_project(project_copy, empty_dsn):
@@ -112,7 +120,7 @@ def test_a_table_joins_only_after_every_open_writer_of_it_finished(arbedb_conn, 
     def add_table():
         try:
             with psycopg.connect(arbedb_dsn) as conn:
-                conn.execute("SELECT set_config('arbedb.publication', 'electric_publication_default', true)")
+                conn.execute(electric.prelude_sql(arbedb_project))
                 conn.execute((arbedb_project.root / PUBLICATION_SQL).read_text())
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)

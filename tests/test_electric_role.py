@@ -14,7 +14,7 @@ from itertools import count
 import psycopg
 import pytest
 
-from arbedb import commands
+from arbedb import commands, electric
 from arbedb.electric import PASSWORD_ENV
 from arbedb.shapes import load_shapes
 from arbedb.verify import electric as electric_checks
@@ -117,8 +117,8 @@ def test_role_sql_warns_in_one_line_where_the_applier_may_not_create_it(
             for table in load_shapes(arbedb_project).qualified_names:
                 arbedb_conn.execute(f'ALTER TABLE {table} OWNER TO "{applier}"')
             arbedb_conn.execute(f'SET LOCAL ROLE "{applier}"')
-            arbedb_conn.execute("SELECT set_config('arbedb.publication', 'electric_publication_default', true), "
-                                "set_config('arbedb.electric_role', %s, true)", (scratch_role,))
+            arbedb_conn.execute(electric.prelude_sql(arbedb_project))
+            arbedb_conn.execute("SELECT set_config('arbedb.electric_role', %s, true)", (scratch_role,))
             arbedb_conn.execute((arbedb_project.root / ROLE_SQL).read_text())
             created = arbedb_conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s",
                                           (scratch_role,)).fetchone()[0]

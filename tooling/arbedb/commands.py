@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import catalog
 from .config import Project
-from .declarative import DeclarativeChanges, compare, declarative_files, read_record
+from .declarative import DeclarativeChanges, compare, read_record, recorded_inputs
 from .errors import ArbedbError
 from .migration import sql_paths
 from .runtime import APPLIED_TABLE, VERSION_SCHEMA, ApplyResult
@@ -93,7 +93,7 @@ def status(project: Project, dsn: str) -> Status:
             for rev in reversed(list(script.iterate_revisions("heads", current or "base")))
             if rev.revision not in current
         ] if set(current) != set(heads) else []
-        changes = compare(declarative_files(project), read_record(cur))
+        changes = compare(recorded_inputs(project), read_record(cur))
         cur.execute("SELECT to_regclass(%s) IS NOT NULL", (APPLIED_TABLE,))
         recorded = None
         if cur.fetchone()[0]:

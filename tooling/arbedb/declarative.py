@@ -41,6 +41,19 @@ def declarative_files(project: Project) -> list[DeclarativeFile]:
     return files
 
 
+def recorded_inputs(project: Project) -> list[DeclarativeFile]:
+    """What the layer's record covers: its SQL files, and the shape declarations,
+    whose tables electric/10_publication.sql publishes (the apply prelude hands
+    them over). A change to either re-applies the layer."""
+    from .shapes import shapes_path
+
+    files = declarative_files(project)
+    shapes = shapes_path(project)
+    if shapes.is_file():
+        files.append(DeclarativeFile(shapes.relative_to(project.root).as_posix(), shapes.read_text()))
+    return files
+
+
 @dataclass(frozen=True)
 class DeclarativeChanges:
     changed: list[str]

@@ -1,8 +1,10 @@
-"""What the apply transaction hands electric/20_role.sql: the role's name and password.
+"""What the apply transaction hands electric/*.sql: the publication's name, the
+synced tables, and Electric's role name and password.
 
 SQL files run verbatim, so these travel as transaction-local settings
-(``arbedb.electric_role``, ``arbedb.electric_password``) the file reads with
-``current_setting``. The password goes as a SCRAM-SHA-256 verifier computed by
+(``arbedb.publication``, ``arbedb.synced_tables``, ``arbedb.electric_role``,
+``arbedb.electric_password``) the files read with ``current_setting``. The
+synced tables are electric/shapes.toml's ``[tables.*]``: declared once, there. The password goes as a SCRAM-SHA-256 verifier computed by
 libpq here: the plain text never reaches the server, its logs or pg_stat_activity.
 """
 
@@ -27,8 +29,18 @@ def role_name(project: Project) -> str:
     return name
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def prelude_sql(project: Project) -> str:
-    return f"SELECT set_config('arbedb.electric_role', '{role_name(project)}', true);\n"
+    """The settings electric/10_publication.sql and electric/20_role.sql read."""
+    from .shapes import load_shapes
+
+    synced = ",".join(sorted(load_shapes(project).qualified_names))
+    return (f"SELECT set_config('arbedb.publication', {_literal(project.publication)}, true);\n"
+            f"SELECT set_config('arbedb.synced_tables', {_literal(synced)}, true);\n"
+            f"SELECT set_config('arbedb.electric_role', {_literal(role_name(project))}, true);\n")
 
 
 def send_password(conn, project: Project) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import catalog, electric
 from .config import Project, find_project
-from .declarative import STATE_TABLE, compare, declarative_files, read_record, record_sql
+from .declarative import STATE_TABLE, compare, declarative_files, read_record, record_sql, recorded_inputs
 from .sqlexec import run_sql
 
 # Every arbedb apply on one database serialises on this advisory lock key
@@ -41,7 +41,6 @@ SET LOCAL lock_timeout = '{project.apply_lock_wait}';
 SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});
 -- arbedb: a DDL statement blocked by traffic fails after {project.lock_timeout} instead of queueing.
 SET LOCAL lock_timeout = '{project.lock_timeout}';
-SELECT set_config('arbedb.publication', '{project.publication}', true);
 {electric.prelude_sql(project)}CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};
 REVOKE ALL ON SCHEMA {VERSION_SCHEMA} FROM PUBLIC;
 CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
@@ -85,12 +84,13 @@ def run(context) -> None:
     result.seconds = time.perf_counter() - started
 
 
-def _apply_declarative(mc, files, *, label: bool = False) -> list[str]:
+def _apply_declarative(mc, project: Project, *, label: bool = False) -> list[str]:
     """Every declarative file in order, then the record of what was applied.
     ``label`` heads each file with its path (offline scripts are read by people)."""
+    files = declarative_files(project)
     for f in files:
         run_sql(mc, f"-- {f.relpath}\n{f.text}" if label else f.text, f.relpath)
-    run_sql(mc, record_sql(files), "arbedb record")
+    run_sql(mc, record_sql(recorded_inputs(project)), "arbedb record")
     return [f.relpath for f in files]
 
 
@@ -106,7 +106,7 @@ def _run_offline(context, project: Project) -> None:
         target = context.get_revision_argument()  # already resolved to revision ids
         targets = set(target if isinstance(target, tuple) else (target,))
         if _wants_declarative(context.config) and targets == set(context.script.get_heads()):
-            _apply_declarative(mc, declarative_files(project), label=True)
+            _apply_declarative(mc, project, label=True)
 
 
 def _keep_warning(diag, result: ApplyResult) -> None:
@@ -152,12 +152,11 @@ def _run_online(context, project: Project, result: ApplyResult) -> None:
                 # The declarative layer was written for head; say so until it is re-applied.
                 run_sql(mc, f"DELETE FROM {STATE_TABLE};", "arbedb record")
             elif _wants_declarative(config) and at_head:
-                files = declarative_files(project)
                 with raw.cursor() as cur:
-                    changes = compare(files, read_record(cur))
+                    changes = compare(recorded_inputs(project), read_record(cur))
                 ran = any(not s.startswith("stamp") for s in result.steps)
                 if ran or changes.any or config.attributes.get("redeclare"):
-                    result.declarative = _apply_declarative(mc, files)
+                    result.declarative = _apply_declarative(mc, project)
             if result.steps or result.declarative:
                 fp = catalog.fingerprint(catalog.snapshot(raw))
                 with raw.cursor() as cur:

@@ -2,8 +2,8 @@
 
 Writes a revision (``commands.new``), ``policies/NN_<name>.sql`` (first free
 number from 30), ``triggers/NN_<name>.sql`` (first free number from 50),
-for a synced table adds it to ``electric/10_publication.sql`` and
-``electric/shapes.toml``, and puts it in ``pgrls.toml``'s allowlists beside its
+for a synced table declares it in ``electric/shapes.toml`` (which the
+publication reads), and puts it in ``pgrls.toml``'s allowlists beside its
 siblings. What the project already defines is read from the
 lint engine's schema model of the repository (no database needed): the name
 must be free, the parent must be a house-scoped table.
@@ -22,12 +22,9 @@ from . import commands
 from .config import Project
 from .errors import ArbedbError
 from .scaffold_sql import DOWN, MODEL_ENTRY, POLICIES, TRIGGERS, UP, NewTable, render
-from .shapes import SHAPES_FILE, load_shapes
+from .shapes import load_shapes, shapes_path
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-PUBLICATION_FILE = "electric/10_publication.sql"
-# The synced-table list in the publication file: `synced constant text[] := ARRAY[ ... ];`
-_SYNCED_ARRAY = re.compile(r"(synced\s+constant\s+text\[\]\s*:=\s*ARRAY\[)(?P<items>[^\]]*)\]")
 POLICY_NUMBERS = range(30, 50)  # after the membership functions (20), beside the other tables' policies
 TRIGGER_NUMBERS = range(50, 100)  # after the trigger functions (10-40)
 
@@ -90,28 +87,11 @@ def _numbered(folder: Path, name: str, numbers: range) -> Path:
     return path
 
 
-def _publication_text(project: Project, table: NewTable) -> str:
-    path = project.root / PUBLICATION_FILE
-    text = path.read_text() if path.is_file() else ""
-    matches = list(_SYNCED_ARRAY.finditer(text))
-    if len(matches) != 1:
-        raise ArbedbError(f"{PUBLICATION_FILE}: cannot find its `synced constant text[] := ARRAY[...]` list; add "
-                          f"'public.{table.name}' there by hand, or use --not-synced")
-    match = matches[0]
-    last = match.group("items").rstrip()
-    if not last.endswith("'"):
-        raise ArbedbError(f"{PUBLICATION_FILE}: the synced list does not end with a quoted table name; fix it by hand")
-    insert_at = match.start("items") + len(last)
-    line = text[text.rfind("\n", 0, insert_at) + 1:insert_at]
-    indent = line[:len(line) - len(line.lstrip())]
-    return f"{text[:insert_at]},\n{indent}'public.{table.name}'{text[insert_at:]}"
-
-
 def _shapes_text(project: Project, table: NewTable) -> str:
     import tomlkit
 
     load_shapes(project)  # the file must be valid before we add to it
-    path = project.root / project.extra.get("shapes", SHAPES_FILE)
+    path = shapes_path(project)
     doc = tomlkit.parse(path.read_text())
     entry = tomlkit.table()
     entry["role"] = "member"
@@ -176,8 +156,7 @@ def new_table(project: Project, name: str, *, parent: str | None = None, synced:
     trigger = _numbered(project.root / "triggers", name, TRIGGER_NUMBERS)
     edits = {}
     if synced:
-        edits[project.root / PUBLICATION_FILE] = _publication_text(project, table)
-        edits[project.root / project.extra.get("shapes", SHAPES_FILE)] = _shapes_text(project, table)
+        edits[shapes_path(project)] = _shapes_text(project, table)
     pgrls = _pgrls_text(project, table)
     if pgrls is not None:
         edits[project.root / PGRLS_FILE] = pgrls

@@ -98,9 +98,13 @@ class Shapes:
         }
 
 
+def shapes_path(project: Project):
+    return project.root / project.extra.get("shapes", SHAPES_FILE)
+
+
 def load_shapes(project: Project) -> Shapes:
     """The declarations of ``project``; a malformed file is one ArbedbError naming what to fix."""
-    path = project.root / project.extra.get("shapes", SHAPES_FILE)
+    path = shapes_path(project)
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:

@@ -96,11 +96,11 @@ def _publication(cur, shapes: Shapes) -> list[Finding]:
     for name in sorted(existing - set(published)):
         findings.append(Finding(
             "ELE005", f"synced table {name} (declared in electric/shapes.toml) is not in publication {pub}",
-            "add it to electric/10_publication.sql and `arbedb apply`", object=name))
+            "`arbedb apply --redeclare` publishes every table shapes.toml declares", object=name))
     for name in sorted(set(published) - declared):
         findings.append(Finding(
             "ELE006", f"table {name} is in publication {pub} but not declared in electric/shapes.toml",
-            "declare it in electric/shapes.toml, or take it out of electric/10_publication.sql and `arbedb apply`",
+            "declare it in electric/shapes.toml, or `arbedb apply --redeclare` to take it out of the publication",
             object=name))
     for name, (qual, cols) in sorted(published.items()):
         if qual or cols:
