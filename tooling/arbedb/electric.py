@@ -4,8 +4,9 @@ synced tables, and Electric's role name and password.
 SQL files run verbatim, so these travel as transaction-local settings
 (``arbedb.publication``, ``arbedb.synced_tables``, ``arbedb.electric_role``,
 ``arbedb.electric_password``) the files read with ``current_setting``. The
-synced tables are electric/shapes.toml's ``[tables.*]``: declared once, there. The password goes as a SCRAM-SHA-256 verifier computed by
-libpq here: the plain text never reaches the server, its logs or pg_stat_activity.
+synced tables are electric/shapes.toml's ``[tables.*]``: declared once, there.
+The password goes as a SCRAM-SHA-256 verifier computed by libpq here: the plain
+text never reaches the server, its logs or pg_stat_activity.
 """
 
 from __future__ import annotations
