@@ -21,6 +21,10 @@ DECLARE
     t text;
     rel regclass;
 BEGIN
+    IF cardinality(synced) = 0 THEN
+        RAISE EXCEPTION 'electric: no synced tables'
+            USING HINT = 'declare them as [tables.<name>] in electric/shapes.toml';
+    END IF;
     FOREACH t IN ARRAY synced LOOP
         IF to_regclass(t) IS NULL THEN
             RAISE EXCEPTION 'electric: synced table % does not exist', t

@@ -147,3 +147,26 @@ def test_a_table_joins_only_after_every_open_writer_of_it_finished(arbedb_conn, 
         thread.join(30)
     assert not errors, errors
     assert "public.houses" in published(arbedb_conn)
+
+
+def test_a_project_without_the_electric_layer_applies(project_copy, empty_dsn):
+    """shapes.toml is what electric/ publishes; without that layer, nothing needs it."""
+    import shutil
+
+    from arbedb.config import find_project
+
+    shutil.rmtree(project_copy.root / "electric")
+    pyproject = project_copy.root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        'declarative = ["policies", "triggers", "electric"]', 'declarative = ["policies", "triggers"]'))
+    project = find_project(project_copy.root)
+    commands.apply(project, empty_dsn)
+    with psycopg.connect(empty_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_policies WHERE tablename = 'threads'").fetchone()[0] == 3
+        assert conn.execute("SELECT count(*) FROM pg_publication").fetchone()[0] == 0
+
+
+def test_the_publication_refuses_an_empty_list_of_synced_tables(project_copy, empty_dsn):
+    (project_copy.root / "electric" / "shapes.toml").unlink()
+    with pytest.raises(ArbedbError, match="electric/10_publication.sql.*no synced tables.*electric/shapes.toml"):
+        commands.apply(project_copy, empty_dsn)

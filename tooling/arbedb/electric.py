@@ -35,10 +35,12 @@ def _literal(text: str) -> str:
 
 
 def prelude_sql(project: Project) -> str:
-    """The settings electric/10_publication.sql and electric/20_role.sql read."""
-    from .shapes import load_shapes
+    """The settings electric/10_publication.sql and electric/20_role.sql read. No
+    shapes.toml, no synced tables: a project without the electric/ layer still
+    applies, and electric/10_publication.sql refuses an empty list itself."""
+    from .shapes import load_shapes, shapes_path
 
-    synced = ",".join(sorted(load_shapes(project).qualified_names))
+    synced = ",".join(sorted(load_shapes(project).qualified_names)) if shapes_path(project).is_file() else ""
     return (f"SELECT set_config('arbedb.publication', {_literal(project.publication)}, true);\n"
             f"SELECT set_config('arbedb.synced_tables', {_literal(synced)}, true);\n"
             f"SELECT set_config('arbedb.electric_role', {_literal(role_name(project))}, true);\n")
