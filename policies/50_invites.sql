@@ -47,7 +47,7 @@ $$;
 -- The invite a token names, if the caller may accept it now; NULL otherwise.
 -- PL/pgSQL (as lookup_invite): as SQL functions with SET clauses neither is
 -- inlined, and before PostgreSQL 18 both re-plan their bodies on every call: a
--- lookup measured 3.6× slower so on 15 (bench/function_language.py).
+-- lookup measured 3.6× slower as SQL on 15 (bench/function_language.py).
 CREATE OR REPLACE FUNCTION arbe.acceptable_invite(token text) RETURNS public.invites
 LANGUAGE plpgsql STABLE
 SET search_path = ''
