@@ -15,22 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
-from pathlib import Path
 
 import psycopg
+from common import interleaved_medians, migrated_database  # also puts tooling/ on sys.path
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tooling"))
-
-from arbedb.commands import apply  # noqa: E402
-from arbedb.config import find_project  # noqa: E402
-from arbedb.impersonate import user_claims  # noqa: E402
-from arbedb.testing import TestCluster  # noqa: E402
-from arbedb.world import WorldBuilder  # noqa: E402
+from arbedb.impersonate import user_claims
+from arbedb.world import WorldBuilder
 
 # The SQL-language twins: the project's bodies as plain SQL functions.
 TWINS = """
@@ -103,12 +97,8 @@ def run(dsn: str, calls: int, repeat: int) -> None:
             table.add_column(col, justify="right")
         for label, call in CALLS:
             twin, ours = call.format("sql_"), call.format("")
-            loop_seconds(conn, claims, twin, params, calls), loop_seconds(conn, claims, ours, params, calls)  # warm
-            a, b = [], []
-            for _ in range(repeat):
-                a.append(loop_seconds(conn, claims, twin, params, calls))
-                b.append(loop_seconds(conn, claims, ours, params, calls))
-            ma, mb = statistics.median(a), statistics.median(b)
+            ma, mb = interleaved_medians(repeat, lambda: loop_seconds(conn, claims, twin, params, calls),
+                                         lambda: loop_seconds(conn, claims, ours, params, calls))
             table.add_row(label, f"{ma / mb:.1f}", f"{ma / calls * 1e6:.1f} / {mb / calls * 1e6:.1f}")
         Console(width=120).print(table)
 
@@ -119,14 +109,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
-    project = find_project(Path(__file__).resolve().parent)
-    cluster = TestCluster(args.dsn)
-    try:
-        with cluster.database() as dsn:
-            apply(project, dsn)
-            run(dsn, args.calls, args.repeat)
-    finally:
-        cluster.close()
+    with migrated_database(args.dsn) as dsn:
+        run(dsn, args.calls, args.repeat)
     return 0
 
 

@@ -25,22 +25,16 @@ throwaway server unless --dsn is given (then it creates and drops a database).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
+from common import interleaved_medians, migrated_database  # also puts tooling/ on sys.path
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tooling"))
-
-from arbedb.commands import apply  # noqa: E402
-from arbedb.config import find_project  # noqa: E402
-from arbedb.impersonate import user_claims  # noqa: E402
-from arbedb.testing import TestCluster  # noqa: E402
+from arbedb.impersonate import user_claims
 
 HOUSES = 2000
 # (d)'s "before": arbe.caller_house_ids as it was before revision 0003, made in the
@@ -112,13 +106,8 @@ def timed(conn, role: str | None, claims: str | None, sql: str, params: dict) ->
 
 
 def ratio(conn, repeat: int, a: tuple, b: tuple) -> tuple[float, float, float]:
-    """Median of a / median of b over interleaved runs (after one warm-up each)."""
-    timed(conn, *a), timed(conn, *b)
-    ta, tb = [], []
-    for _ in range(repeat):
-        ta.append(timed(conn, *a))
-        tb.append(timed(conn, *b))
-    ma, mb = statistics.median(ta), statistics.median(tb)
+    """Median of a / median of b over interleaved runs, and both medians in ms."""
+    ma, mb = interleaved_medians(repeat, lambda: timed(conn, *a), lambda: timed(conn, *b))
     return ma / mb, ma * 1000, mb * 1000
 
 
@@ -182,14 +171,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
-    project = find_project(Path(__file__).resolve().parent)
-    cluster = TestCluster(args.dsn) if args.dsn else TestCluster(None)
-    try:
-        with cluster.database() as dsn:
-            apply(project, dsn)
-            ok = run(dsn, args.threads, args.repeat)
-    finally:
-        cluster.close()
+    with migrated_database(args.dsn) as dsn:
+        ok = run(dsn, args.threads, args.repeat)
     return 0 if ok else 1
 
 
