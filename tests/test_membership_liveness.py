@@ -5,8 +5,11 @@ one unreadable), so its upkeep is tested from every side that can write it."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
+from conftest import assert_same_catalog, snapshot
 
+from arbedb import commands
 from arbedb.impersonate import SERVICE, acting_as, as_user, user_claims
 from arbedb.world import WorldBuilder
 
@@ -81,11 +84,6 @@ def test_a_membership_added_to_a_deleted_house_starts_deleted(arbedb_conn, house
 def test_downgrade_to_0002_keeps_rls_working_and_upgrade_restores_head(arbedb_project, empty_dsn):
     """0003's downgrade puts back the lookup that reads houses, so a database rolled
     back to 0002 still answers, and still hides a deleted house."""
-    import psycopg
-
-    from arbedb import commands
-    from conftest import assert_same_catalog, snapshot
-
     commands.apply(arbedb_project, empty_dsn)
     head = snapshot(empty_dsn)
     commands.down(arbedb_project, empty_dsn, "0002")

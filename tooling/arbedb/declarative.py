@@ -41,17 +41,17 @@ def declarative_files(project: Project) -> list[DeclarativeFile]:
     return files
 
 
-def recorded_inputs(project: Project) -> list[DeclarativeFile]:
-    """What the layer's record covers: its SQL files, and the shape declarations,
-    whose tables electric/10_publication.sql publishes (the apply prelude hands
-    them over). A change to either re-applies the layer."""
+def recorded_inputs(project: Project, files: list[DeclarativeFile] | None = None) -> list[DeclarativeFile]:
+    """What the layer's record covers: its SQL files (``files``, when already read),
+    and the shape declarations, whose tables electric/10_publication.sql publishes
+    (the apply prelude hands them over). A change to either re-applies the layer."""
     from .shapes import shapes_path
 
-    files = declarative_files(project)
+    inputs = list(declarative_files(project) if files is None else files)
     shapes = shapes_path(project)
     if shapes.is_file():
-        files.append(DeclarativeFile(shapes.relative_to(project.root).as_posix(), shapes.read_text()))
-    return files
+        inputs.append(DeclarativeFile(shapes.relative_to(project.root).as_posix(), shapes.read_text()))
+    return inputs
 
 
 @dataclass(frozen=True)

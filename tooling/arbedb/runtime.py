@@ -84,13 +84,12 @@ def run(context) -> None:
     result.seconds = time.perf_counter() - started
 
 
-def _apply_declarative(mc, project: Project, *, label: bool = False) -> list[str]:
+def _apply_declarative(mc, project: Project, files, *, label: bool = False) -> list[str]:
     """Every declarative file in order, then the record of what was applied.
     ``label`` heads each file with its path (offline scripts are read by people)."""
-    files = declarative_files(project)
     for f in files:
         run_sql(mc, f"-- {f.relpath}\n{f.text}" if label else f.text, f.relpath)
-    run_sql(mc, record_sql(recorded_inputs(project)), "arbedb record")
+    run_sql(mc, record_sql(recorded_inputs(project, files)), "arbedb record")
     return [f.relpath for f in files]
 
 
@@ -106,7 +105,7 @@ def _run_offline(context, project: Project) -> None:
         target = context.get_revision_argument()  # already resolved to revision ids
         targets = set(target if isinstance(target, tuple) else (target,))
         if _wants_declarative(context.config) and targets == set(context.script.get_heads()):
-            _apply_declarative(mc, project, label=True)
+            _apply_declarative(mc, project, declarative_files(project), label=True)
 
 
 def _keep_warning(diag, result: ApplyResult) -> None:
@@ -152,11 +151,12 @@ def _run_online(context, project: Project, result: ApplyResult) -> None:
                 # The declarative layer was written for head; say so until it is re-applied.
                 run_sql(mc, f"DELETE FROM {STATE_TABLE};", "arbedb record")
             elif _wants_declarative(config) and at_head:
+                files = declarative_files(project)
                 with raw.cursor() as cur:
-                    changes = compare(recorded_inputs(project), read_record(cur))
+                    changes = compare(recorded_inputs(project, files), read_record(cur))
                 ran = any(not s.startswith("stamp") for s in result.steps)
                 if ran or changes.any or config.attributes.get("redeclare"):
-                    result.declarative = _apply_declarative(mc, project)
+                    result.declarative = _apply_declarative(mc, project, files)
             if result.steps or result.declarative:
                 fp = catalog.fingerprint(catalog.snapshot(raw))
                 with raw.cursor() as cur:
