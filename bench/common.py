@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tooling"))
 
 from arbedb.commands import apply  # noqa: E402
 from arbedb.config import find_project  # noqa: E402
-from arbedb.testing import TestCluster  # noqa: E402
+from arbedb.testing.cluster import TestCluster  # noqa: E402
 
 
 @contextmanager

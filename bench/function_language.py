@@ -23,8 +23,8 @@ from common import interleaved_medians, migrated_database  # also puts tooling/ 
 from rich.console import Console
 from rich.table import Table
 
-from arbedb.impersonate import user_claims
-from arbedb.world import WorldBuilder
+from arbedb.testing.impersonate import user_claims
+from arbedb.testing.world import WorldBuilder
 
 # The SQL-language twins: the project's bodies as plain SQL functions.
 TWINS = """

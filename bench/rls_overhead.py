@@ -34,7 +34,7 @@ from common import interleaved_medians, migrated_database  # also puts tooling/ 
 from rich.console import Console
 from rich.table import Table
 
-from arbedb.impersonate import user_claims
+from arbedb.testing.impersonate import user_claims
 
 HOUSES = 2000
 # (d)'s "before": arbe.caller_house_ids as it was before revision 0003, made in the

@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from arbedb import pgoutput
-from arbedb.impersonate import user_claims
-from arbedb.shapes import Shape, SyncedTable
+from arbedb.electric import pgoutput
+from arbedb.testing.impersonate import user_claims
+from arbedb.electric.shapes import Shape, SyncedTable
 
 _slots = itertools.count()
 FLUSH_PREFIX = "arbedb.test.flush"
@@ -65,7 +65,7 @@ def changes(transactions) -> list[pgoutput.Change]:
 def committed_as(conn, user_id, email: str | None = "a@b.c"):
     """A transaction acting as an authenticated caller the Supabase way, committed so the stream carries it.
 
-    (``arbedb.impersonate.as_user`` is the same, always rolled back.)
+    (``arbedb.testing.impersonate.as_user`` is the same, always rolled back.)
     """
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SET LOCAL ROLE authenticated")

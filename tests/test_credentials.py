@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from arbedb.impersonate import as_service, as_user, set_identity, user_claims
-from arbedb.world import WorldBuilder
+from arbedb.testing.impersonate import as_service, as_user, set_identity, user_claims
+from arbedb.testing.world import WorldBuilder
 
 SAME_ERROR = "invite is invalid, expired, used or revoked"
 

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
-from arbedb.electric import role_name
-from arbedb.impersonate import acting_as, as_user
-from arbedb.shapes import load_shapes
-from arbedb.world import WorldBuilder
+from arbedb.electric.publication import role_name
+from arbedb.testing.impersonate import acting_as, as_user
+from arbedb.electric.shapes import load_shapes
+from arbedb.testing.world import WorldBuilder
 
 USERS, HOUSES = 3, 2
 CHILD_TABLES = ("agents", "environments", "threads", "configs", "secrets", "invites", "api_keys")

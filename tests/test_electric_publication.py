@@ -8,9 +8,10 @@ import time
 import psycopg
 import pytest
 
-from arbedb import commands, electric
+from arbedb import commands
+from arbedb.electric import publication as electric
 from arbedb.errors import ArbedbError
-from arbedb.shapes import load_shapes
+from arbedb.electric.shapes import load_shapes
 from arbedb.verify import electric as electric_checks
 
 PUBLICATION_SQL = "electric/10_publication.sql"
@@ -68,7 +69,7 @@ def test_a_table_taken_out_of_the_declarations_leaves_the_publication(project_co
     all it takes, the next apply notices the file changed and converges."""
     import tomlkit
 
-    from arbedb.shapes import shapes_path
+    from arbedb.electric.shapes import shapes_path
 
     commands.apply(project_copy, empty_dsn)
     path = shapes_path(project_copy)

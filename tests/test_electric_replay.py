@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
-from arbedb.shapes import load_shapes
-from arbedb.world import WorldBuilder
+from arbedb.electric.shapes import load_shapes
+from arbedb.testing.world import WorldBuilder
 
 TABLES = ("agents", "environments", "threads", "configs")
 HOUSES = 2

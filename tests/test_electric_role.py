@@ -14,9 +14,10 @@ from itertools import count
 import psycopg
 import pytest
 
-from arbedb import commands, electric
-from arbedb.electric import PASSWORD_ENV
-from arbedb.shapes import load_shapes
+from arbedb import commands
+from arbedb.electric import publication as electric
+from arbedb.electric.publication import PASSWORD_ENV
+from arbedb.electric.shapes import load_shapes
 from arbedb.verify import electric as electric_checks
 
 ROLE_SQL = "electric/20_role.sql"

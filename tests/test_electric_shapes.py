@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from arbedb.cli import main
 from arbedb.errors import ArbedbError
-from arbedb.shapes import HOUSE_WHERE, load_shapes
+from arbedb.electric.shapes import HOUSE_WHERE, load_shapes
 
 SYNCED = ["houses", "members", "agents", "environments", "threads", "configs", "secrets", "invites", "api_keys"]
 

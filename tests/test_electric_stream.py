@@ -12,10 +12,10 @@ import uuid
 
 from electric_support import committed_as, stream  # noqa: F401 - stream is a fixture
 
-from arbedb import pgoutput
-from arbedb.shapes import load_shapes
+from arbedb.electric import pgoutput
+from arbedb.electric.shapes import load_shapes
 from arbedb.verify.electric import looks_like_credential
-from arbedb.world import WorldBuilder
+from arbedb.testing.world import WorldBuilder
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 

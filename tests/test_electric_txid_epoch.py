@@ -11,7 +11,7 @@ from electric_support import Stream, committed_as
 
 from arbedb import commands
 from arbedb.server import LocalServer
-from arbedb.world import WorldBuilder
+from arbedb.testing.world import WorldBuilder
 
 
 @pytest.fixture(scope="module")

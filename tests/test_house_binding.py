@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from arbedb.impersonate import acting_as, as_user
-from arbedb.world import WorldBuilder
+from arbedb.testing.impersonate import acting_as, as_user
+from arbedb.testing.world import WorldBuilder
 
 # (child table, parent column, parent table)
 PAIRS = [

@@ -14,8 +14,8 @@ import pytest
 from conftest import ROOT, assert_same_catalog, snapshot
 from matrix_spec import SPEC_5, differences
 
-from arbedb.matrix import CALLERS, probe_matrix
-from arbedb.matrix_render import render_html, render_markdown
+from arbedb.matrix.probe import CALLERS, probe_matrix
+from arbedb.matrix.render import render_html, render_markdown
 
 ARTIFACTS = ROOT / "artifacts"
 

@@ -10,8 +10,8 @@ import pytest
 from conftest import assert_same_catalog, snapshot
 
 from arbedb import commands
-from arbedb.impersonate import SERVICE, acting_as, as_user, user_claims
-from arbedb.world import WorldBuilder
+from arbedb.testing.impersonate import SERVICE, acting_as, as_user, user_claims
+from arbedb.testing.world import WorldBuilder
 
 
 @pytest.fixture

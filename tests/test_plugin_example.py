@@ -1,7 +1,7 @@
 """The README's pytest-plugin example, verbatim, so the documentation cannot rot."""
 
-from arbedb.impersonate import as_user
-from arbedb.world import WorldBuilder
+from arbedb.testing.impersonate import as_user
+from arbedb.testing.world import WorldBuilder
 
 
 def test_members_see_their_threads_only(arbedb_conn):

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from arbedb.impersonate import acting_as, as_anon, as_user
-from arbedb.world import WorldBuilder
+from arbedb.testing.impersonate import acting_as, as_anon, as_user
+from arbedb.testing.world import WorldBuilder
 
 HOUSE_TABLES = ["houses", "members", "agents", "environments", "threads", "configs", "secrets", "invites",
                 "api_keys"]

@@ -14,13 +14,13 @@ from matrix_spec import ADMINS, MEMBERS, SERVICE
 
 from arbedb import commands
 from arbedb.errors import ArbedbError
-from arbedb.impersonate import as_user
+from arbedb.testing.impersonate import as_user
 from arbedb.lint import lint
-from arbedb.matrix import probe_matrix
-from arbedb.scaffold import new_table
-from arbedb.shapes import load_shapes
+from arbedb.matrix.probe import probe_matrix
+from arbedb.scaffold.table import new_table
+from arbedb.electric.shapes import load_shapes
 from arbedb.verify import verify
-from arbedb.world import WorldBuilder
+from arbedb.testing.world import WorldBuilder
 from revisions import NEXT
 
 pytest_plugins = ["supabase_fixture"]
@@ -133,7 +133,7 @@ def test_bad_input_is_one_error_line_and_writes_nothing(project, args, message):
 
 
 def test_a_failure_half_way_puts_every_file_back(project, monkeypatch):
-    import arbedb.scaffold as scaffold
+    import arbedb.scaffold.table as scaffold
 
     before = files(project)
     calls = []

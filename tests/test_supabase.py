@@ -124,7 +124,7 @@ def test_the_matrix_on_supabase_is_spec_section_5(supabase_applied_dsn):
     """Same permissions as on plain PostgreSQL, with Supabase's default privileges and INHERIT API roles."""
     from matrix_spec import differences
 
-    from arbedb.matrix import probe_matrix
+    from arbedb.matrix.probe import probe_matrix
 
     matrix = probe_matrix(supabase_applied_dsn)
     assert matrix.unclear() == [] and differences(matrix.allowed()) == []

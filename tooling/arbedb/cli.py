@@ -126,7 +126,7 @@ def new(name):
 @_fail_cleanly
 def new_table(name, parent, not_synced):
     """Scaffold a house-scoped table NAME: revision, policies, triggers, publication and shape."""
-    from .scaffold import new_table as scaffold
+    from .scaffold.table import new_table as scaffold
 
     project = find_project()
     done = scaffold(project, name, parent=parent, synced=not not_synced)
@@ -148,7 +148,7 @@ def new_table(name, parent, not_synced):
 @_fail_cleanly
 def shapes(as_json):
     """The shape declarations (electric/shapes.toml) the proxy may ask Electric for."""
-    from .shapes import load_shapes, render_json, render_text
+    from .electric.shapes import load_shapes, render_json, render_text
 
     declared = load_shapes(find_project())
     click.echo(render_json(declared) if as_json else render_text(declared))
@@ -160,8 +160,8 @@ def shapes(as_json):
 @_fail_cleanly
 def matrix(dsn, fmt):
     """The permission matrix, found by running each command as each caller (all rolled back)."""
-    from .matrix import probe_matrix
-    from .matrix_render import render_html, render_markdown
+    from .matrix.probe import probe_matrix
+    from .matrix.render import render_html, render_markdown
 
     target = resolve_dsn(find_project(), dsn)
     found = probe_matrix(target.dsn)

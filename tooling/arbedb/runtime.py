@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import catalog, electric
+from . import catalog
+from .electric import publication
 from .config import Project, find_project
 from .declarative import STATE_TABLE, compare, declarative_files, read_record, record_sql, recorded_inputs
 from .sqlexec import run_sql
@@ -41,7 +42,7 @@ SET LOCAL lock_timeout = '{project.apply_lock_wait}';
 SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});
 -- arbedb: a DDL statement blocked by traffic fails after {project.lock_timeout} instead of queueing.
 SET LOCAL lock_timeout = '{project.lock_timeout}';
-{electric.prelude_sql(project)}CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};
+{publication.prelude_sql(project)}CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};
 REVOKE ALL ON SCHEMA {VERSION_SCHEMA} FROM PUBLIC;
 CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
     path text PRIMARY KEY,
@@ -143,7 +144,7 @@ def _run_online(context, project: Project, result: ApplyResult) -> None:
             raw = conn.connection.driver_connection
             raw.add_notice_handler(lambda diag: _keep_warning(diag, result))
             run_sql(mc, prelude_sql(project), "arbedb prelude")
-            electric.send_password(raw, project)
+            publication.send_password(raw, project)
             context.run_migrations()
             result.heads = tuple(mc.get_current_heads())
             at_head = set(result.heads) == set(ScriptDirectory.from_config(config).get_heads())

@@ -19,7 +19,7 @@ def electric_declarations(project) -> tuple[frozenset[str], dict, list[Finding]]
     A project without the file syncs nothing; a malformed file is a finding, so
     lint reports it beside everything else instead of stopping.
     """
-    from ..shapes import SHAPES_FILE, load_shapes
+    from ..electric.shapes import SHAPES_FILE, load_shapes
 
     relpath = project.extra.get("shapes", SHAPES_FILE)
     if not (Path(project.root) / relpath).is_file():

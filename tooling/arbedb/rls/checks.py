@@ -23,7 +23,7 @@ import psycopg
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from ..impersonate import acting_as, as_service, clear_identity, set_identity, user_claims
+from ..testing.impersonate import acting_as, as_service, clear_identity, set_identity, user_claims
 from . import model
 from .model import TABLES, TRACKED, Caller, Row, World
 from .report import describe, namer

@@ -44,7 +44,7 @@ def mutation_test(project: Project, admin_dsn: str | None, *, examples: int, see
                   on_start=None, on_verdict=None):
     """Every mutant of the project's security SQL on a scratch clone of a freshly
     migrated template on ``admin_dsn``'s server (else a throwaway local one)."""
-    from ..testing import TestCluster
+    from ..testing.cluster import TestCluster
 
     if admin_dsn:
         with connect(admin_dsn) as conn:

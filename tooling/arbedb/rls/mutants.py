@@ -159,7 +159,7 @@ def _try(admin_dsn: str, template: str, mutant: Mutant, examples: int, seed_valu
     """In a worker process: clone, mutate, run the property."""
     import psycopg
 
-    from ..testing import TestCluster
+    from ..testing.cluster import TestCluster
     from .checks import run
 
     cluster = TestCluster(admin_dsn)

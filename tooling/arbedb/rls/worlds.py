@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from ..impersonate import user_claims
-from ..world import WorldBuilder
+from ..testing.impersonate import user_claims
+from ..testing.world import WorldBuilder
 from .model import TABLES, TRACKED, Caller, Row, World
 
 # ------------------------------------------------------------------ specs

@@ -10,7 +10,7 @@ import psycopg
 from hypothesis import strategies as st
 from psycopg import sql
 
-from ..impersonate import acting_as, probing_as, user_claims
+from ..testing.impersonate import acting_as, probing_as, user_claims
 from .model import BULK_COLUMN, DIRECT_INSERT, ROLES_ALL, Call, Caller, Insert, Update, World, insert_values
 
 NOW = "now"  # an Update value meaning now()

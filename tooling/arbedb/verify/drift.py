@@ -174,7 +174,7 @@ def _scratch_database(server_dsn: str):
 
 def normalise(snap: dict, project) -> dict:
     """The rows drift compares: see the module docstring for what is left out."""
-    from ..electric import role_name
+    from ..electric.publication import role_name
 
     def kept(kind: str, row) -> bool:
         if _schema_of(kind, row) in IGNORED_SCHEMAS:

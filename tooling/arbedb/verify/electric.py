@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from ..electric import role_name
+from ..electric.publication import role_name
 from ..findings import Finding
-from ..shapes import Shapes, SyncedTable, load_shapes
+from ..electric.shapes import Shapes, SyncedTable, load_shapes
 
 OPERATIONS = ("insert", "update", "delete", "truncate")
 # The schemas this project owns: where the electric role must hold nothing beyond

@@ -18,11 +18,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import commands
-from .config import Project
-from .errors import ArbedbError
-from .scaffold_sql import DOWN, MODEL_ENTRY, POLICIES, TRIGGERS, UP, NewTable, render
-from .shapes import load_shapes, shapes_path
+from .. import commands
+from ..config import Project
+from ..errors import ArbedbError
+from .sql import DOWN, MODEL_ENTRY, POLICIES, TRIGGERS, UP, NewTable, render
+from ..electric.shapes import load_shapes, shapes_path
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 POLICY_NUMBERS = range(30, 50)  # after the membership functions (20), beside the other tables' policies
@@ -44,9 +44,9 @@ def parent_column(parent: str) -> str:
 
 
 def _schema(project: Project):
-    from .lint.model import build_schema
-    from .lint.parsing import parse
-    from .lint.sources import project_sources
+    from ..lint.model import build_schema
+    from ..lint.parsing import parse
+    from ..lint.sources import project_sources
 
     return build_schema([parse(s) for s in project_sources(project)])
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from .config import find_project
-from .testing import TestCluster
+from ..config import find_project
+from .cluster import TestCluster
 
 
 @pytest.fixture(scope="session")

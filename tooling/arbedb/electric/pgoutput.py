@@ -22,7 +22,7 @@ from construct import (
     Peek, Prefixed, PrefixedArray, Struct, Switch, this,
 )
 
-from .errors import ArbedbError
+from ..errors import ArbedbError
 
 # A value pgoutput leaves out: an unchanged TOASTed column of an UPDATE's new row.
 UNCHANGED = object()

@@ -11,8 +11,8 @@ import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 
-from .config import Project
-from .errors import ArbedbError
+from ..config import Project
+from ..errors import ArbedbError
 
 SHAPES_FILE = "electric/shapes.toml"
 # The one WHERE every per-entity shape uses (SPEC §1, §6).

@@ -18,8 +18,8 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from .config import Project
-from .server import LocalServer
+from ..config import Project
+from ..server import LocalServer
 
 _counter = itertools.count()
 
@@ -69,7 +69,7 @@ class TestCluster:
 
     def create_template(self, project: Project) -> str:
         """A database migrated to head and marked as a template; returns its name."""
-        from .commands import apply
+        from ..commands import apply
 
         name = _unique("arbedb_tpl")
         self._janitor(name, as_template=True).init()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .matrix import CALLERS, Matrix
+from .probe import CALLERS, Matrix
 
 TITLE = "Permission matrix, as the database enforces it"
 HOW = ("Each cell was found by executing the command as that caller (impersonated the Supabase way) "

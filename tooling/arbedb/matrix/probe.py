@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from .impersonate import acting_as, as_service, as_user
-from .world import DEFAULTS, WorldBuilder
+from ..testing.impersonate import acting_as, as_service, as_user
+from ..testing.world import DEFAULTS, WorldBuilder
 
 CALLERS = ("anon", "non-member", "member", "admin", "owner", "service_role")
 COMMON = {"id", "house_id", "created_at", "updated_at", "deleted_at"}
@@ -307,7 +307,7 @@ def _outcome(conn, probe: Probe, caller: str, world: World, tables) -> Cell:
 
 def probe_matrix(dsn: str) -> Matrix:
     """Build the world, run every probe as every caller, roll everything back."""
-    from .db import connect
+    from ..db import connect
 
     with connect(dsn) as conn:
         server = conn.execute("SELECT current_setting('server_version')").fetchone()[0]

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import re
 
-from .config import Project
-from .errors import ArbedbError
+from ..config import Project
+from ..errors import ArbedbError
 
 ROLE_DEFAULT = "electric"
 PASSWORD_ENV = "ARBEDB_ELECTRIC_PASSWORD"

@@ -1,0 +1,1 @@
+"""Electric: what the apply hands electric/*.sql, the shape declarations, the pgoutput decoder."""

@@ -1,0 +1,1 @@
+"""`arbedb matrix`: the permission matrix found by execution, and its renderings."""

@@ -1,0 +1,1 @@
+"""`arbedb new-table`: the scaffold command and the SQL it writes."""

@@ -1,0 +1,1 @@
+"""Acting as callers, building worlds, and migrated databases for tests (the pytest plugin)."""
