@@ -262,7 +262,7 @@ def verify(dsn, scratch_dsn, skip, fmt, output):
 @click.option("--mutant-examples", default=10, show_default=True, help="Worlds per mutant.")
 @_fail_cleanly
 def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
-    """Property-test RLS against the model of SPEC §5; every change is rolled back."""
+    """Property-test RLS against the permission model (docs/model.md); every change is rolled back."""
     from rich.progress import Progress
 
     from .rls.checks import Disagreement
