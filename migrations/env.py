@@ -1,7 +1,7 @@
-"""Alembic environment: all behaviour lives in arbedb.runtime (shared with `arbedb apply`)."""
+"""Alembic environment: all behaviour lives in arbedb.engine.runtime (shared with `arbedb apply`)."""
 
 from alembic import context
 
-from arbedb.runtime import run
+from arbedb.engine.runtime import run
 
 run(context)

@@ -5,7 +5,7 @@ Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 """
 
-from arbedb.migration import sql_revision
+from arbedb.engine.migration import sql_revision
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

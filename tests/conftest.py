@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from arbedb import catalog
+from arbedb.engine import catalog
 from arbedb.config import find_project
 
 ROOT = Path(__file__).resolve().parents[1]

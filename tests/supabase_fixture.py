@@ -32,7 +32,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from arbedb.server import LocalServer
-from arbedb.sqlexec import statements
+from arbedb.engine.sqlexec import statements
 
 SQL_DIR = Path(__file__).parent / "supabase"
 MIGRATING_ROLE = "postgres"

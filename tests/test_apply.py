@@ -13,7 +13,7 @@ from conftest import assert_same_catalog, snapshot
 
 from arbedb import commands
 from arbedb.errors import ArbedbError
-from arbedb.runtime import ADVISORY_LOCK_KEY
+from arbedb.engine.runtime import ADVISORY_LOCK_KEY
 from revisions import HEAD, NEXT, REVISIONS
 
 HEAD_REVISIONS = REVISIONS

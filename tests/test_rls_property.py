@@ -10,7 +10,7 @@ import sys
 import psycopg
 import pytest
 
-from arbedb.catalog import snapshot
+from arbedb.engine.catalog import snapshot
 from arbedb.rls.checks import Disagreement, run
 from arbedb.rls.model import TABLES
 

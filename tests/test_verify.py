@@ -8,7 +8,8 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from arbedb import catalog, commands
+from arbedb import commands
+from arbedb.engine import catalog
 from arbedb.cli import main
 from arbedb.lint import lint
 from arbedb.verify import conventions, drift, run_checks, verify

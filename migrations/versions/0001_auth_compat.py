@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-11-29
 """
 
-from arbedb.migration import sql_revision
+from arbedb.engine.migration import sql_revision
 
 revision = "0001"
 down_revision = None

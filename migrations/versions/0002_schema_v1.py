@@ -5,7 +5,7 @@ Revises: 0001
 Create Date: 2026-11-29
 """
 
-from arbedb.migration import sql_revision
+from arbedb.engine.migration import sql_revision
 
 revision = "0002"
 down_revision = "0001"

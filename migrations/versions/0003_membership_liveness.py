@@ -5,7 +5,7 @@ Revises: 0002
 Create Date: 2026-11-29
 """
 
-from arbedb.migration import sql_revision
+from arbedb.engine.migration import sql_revision
 
 revision = "0003"
 down_revision = "0002"

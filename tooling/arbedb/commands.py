@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import catalog
+from .engine import catalog
 from .config import Project
-from .declarative import DeclarativeChanges, compare, read_record, recorded_inputs
+from .engine.declarative import DeclarativeChanges, compare, read_record, recorded_inputs
 from .errors import ArbedbError
-from .migration import sql_paths
-from .runtime import APPLIED_TABLE, VERSION_SCHEMA, ApplyResult
+from .engine.migration import sql_paths
+from .engine.runtime import APPLIED_TABLE, VERSION_SCHEMA, ApplyResult
 
 
 def alembic_config(project: Project, dsn: str | None = None, **attributes):

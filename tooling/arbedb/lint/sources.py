@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Project
-from ..declarative import declarative_files
+from ..engine.declarative import declarative_files
 
 
 @dataclass(frozen=True)

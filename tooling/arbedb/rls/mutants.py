@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pglast
 
 from ..config import Project
-from ..declarative import declarative_files
+from ..engine.declarative import declarative_files
 from ..errors import ArbedbError
 
 # Triggers whose job is bookkeeping, not access control: dropping one changes

@@ -27,7 +27,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from .. import catalog
+from ..engine import catalog
 from ..errors import ArbedbError
 from ..findings import Finding
 

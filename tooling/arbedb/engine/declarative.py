@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from .config import Project
+from ..config import Project
 
 STATE_TABLE = "arbedb.declarative_state"
 
@@ -45,7 +45,7 @@ def recorded_inputs(project: Project, files: list[DeclarativeFile] | None = None
     """What the layer's record covers: its SQL files (``files``, when already read),
     and the shape declarations, whose tables electric/10_publication.sql publishes
     (the apply prelude hands them over). A change to either re-applies the layer."""
-    from .electric.shapes import shapes_path
+    from ..electric.shapes import shapes_path
 
     inputs = list(declarative_files(project) if files is None else files)
     shapes = shapes_path(project)

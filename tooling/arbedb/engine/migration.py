@@ -1,7 +1,7 @@
 """What a revision file imports: its upgrade and downgrade are the SQL files beside it.
 
     # migrations/versions/0002_add_x.py
-    from arbedb.migration import sql_revision
+    from arbedb.engine.migration import sql_revision
     revision = "0002"
     down_revision = "0001"
     upgrade, downgrade = sql_revision(__file__)

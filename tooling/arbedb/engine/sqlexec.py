@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ArbedbError
+from ..errors import ArbedbError
 
 
 def statements(sql: str) -> list[tuple[int, str]]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import catalog
-from .electric import publication
-from .config import Project, find_project
+from ..electric import publication
+from ..config import Project, find_project
 from .declarative import STATE_TABLE, compare, declarative_files, read_record, record_sql, recorded_inputs
 from .sqlexec import run_sql
 
@@ -121,7 +121,7 @@ def _run_online(context, project: Project, result: ApplyResult) -> None:
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    from .db import resolve_dsn
+    from ..db import resolve_dsn
 
     config = context.config
     dsn = config.attributes.get("dsn") or resolve_dsn(project).dsn
