@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from . import commands
+from . import __version__, commands
 from .config import find_project
 from .db import resolve_dsn
 from .errors import ArbedbError
@@ -38,6 +38,7 @@ dsn_option = click.option("--dsn", envvar=None, help="Database URL (else DATABAS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", package_name="arbedb", message="%(prog)s %(version)s")
 def main() -> None:
     """Version-controlled SQL for Arbe's houses: apply, lint, verify, RLS-test."""
 

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from ..config import Project
 from ..server import LocalServer
@@ -46,38 +47,37 @@ class TestCluster:
     def dsn_for(self, dbname: str) -> str:
         return make_conninfo(self.admin_dsn, dbname=dbname)
 
-    def _janitor(self, dbname: str, **kwargs):
-        from pytest_postgresql.janitor import DatabaseJanitor
-
-        info = conninfo_to_dict(self.admin_dsn)
-        return DatabaseJanitor(
-            user=info.get("user", "postgres"), host=info.get("host", "127.0.0.1"),
-            port=info.get("port", 5432), password=info.get("password"), dbname=dbname,
-            maintenance_dbname=info.get("dbname", "postgres"), **kwargs,
-        )
+    def _admin(self, sql_text, *names: str) -> None:
+        """Run one CREATE/ALTER/DROP DATABASE on the cluster (outside any transaction)."""
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL(sql_text).format(*map(sql.Identifier, names)))
 
     @contextmanager
     def database(self, *, template: str | None = None):
         """A new database (empty, or a clone of ``template``), dropped afterwards; yields its DSN."""
         name = _unique("arbedb_t")
-        janitor = self._janitor(name, template_dbname=template)
-        janitor.init()
+        if template:
+            self._admin("CREATE DATABASE {} TEMPLATE {}", name, template)
+        else:
+            self._admin("CREATE DATABASE {}", name)
         try:
             yield self.dsn_for(name)
         finally:
-            janitor.drop()
+            self.drop_database(name)
 
     def create_template(self, project: Project) -> str:
         """A database migrated to head and marked as a template; returns its name."""
         from ..commands import apply
 
         name = _unique("arbedb_tpl")
-        self._janitor(name, as_template=True).init()
+        self._admin("CREATE DATABASE {}", name)
         apply(project, self.dsn_for(name))
+        self._admin("ALTER DATABASE {} IS_TEMPLATE true", name)
         return name
 
     def drop_database(self, name: str) -> None:
-        self._janitor(name, as_template=True).drop()
+        self._admin("ALTER DATABASE {} IS_TEMPLATE false", name)
+        self._admin("DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
 
     def major(self) -> int:
         with psycopg.connect(self.admin_dsn) as conn:
