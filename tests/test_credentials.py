@@ -229,6 +229,29 @@ def test_secret_set_by_admin_read_by_service_only(arbedb_conn, house):
             cur.execute("SELECT * FROM arbe_private.secret_values")
 
 
+PRIVATE_TABLES = ("arbe_private.invite_tokens", "arbe_private.api_key_hashes", "arbe_private.secret_values")
+
+
+def test_private_tables_show_nothing_even_after_a_stray_grant(arbedb_conn, house):
+    """RLS with no policy, forced, behind the missing grants: one stray GRANT to a
+    caller role still exposes zero rows and takes no write."""
+    call(arbedb_conn, house["admin"], "SELECT arbe.set_secret(%s, 's3cr3t-value')", house["secret"])
+    call(arbedb_conn, house["admin"], "SELECT arbe.create_invite(%s, 'n@example.com', 'member')", house["h"])
+    call(arbedb_conn, house["admin"], "SELECT arbe.create_api_key(%s, NULL, 'ci')", house["h"])
+    flags = arbedb_conn.execute("SELECT c.oid::regclass::text, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
+                                "WHERE c.relnamespace = 'arbe_private'::regnamespace AND c.relkind = 'r'").fetchall()
+    assert sorted(flags) == sorted((t, True, True) for t in PRIVATE_TABLES)
+    for table in PRIVATE_TABLES:
+        assert arbedb_conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 1  # the owner's definer path
+        # (service_role has BYPASSRLS by design: against it, hashing and sealing are the defence.)
+        arbedb_conn.execute(f"GRANT USAGE ON SCHEMA arbe_private TO authenticated;"
+                            f"GRANT SELECT, UPDATE, DELETE ON {table} TO authenticated")
+        with as_user(arbedb_conn, house["admin"]) as cur:
+            assert cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+            assert cur.execute(f"DELETE FROM {table}").rowcount == 0
+    arbedb_conn.rollback()
+
+
 def test_txid_is_the_transactions_32_bit_xid(arbedb_conn, house):
     with as_user(arbedb_conn, house["member"]) as cur:
         txid = cur.execute("SELECT arbe.txid()").fetchone()[0]

@@ -36,3 +36,11 @@ def test_pgrls_fails_on_a_policy_opened_to_everyone(arbedb_dsn):
     lint = pgrls("lint", dsn=arbedb_dsn)
     assert anon.returncode != 0 and "LEAK" in anon.stdout, anon.stdout
     assert lint.returncode != 0, lint.stdout
+
+
+def test_pgrls_reports_a_private_table_without_rls(arbedb_dsn):
+    """The private schema is in pgrls's scope: its tables without RLS are SEC001 errors."""
+    with psycopg.connect(arbedb_dsn) as conn:
+        conn.execute("ALTER TABLE arbe_private.secret_values DISABLE ROW LEVEL SECURITY")
+    lint = pgrls("lint", dsn=arbedb_dsn)
+    assert lint.returncode != 0 and "SEC001" in lint.stdout and "arbe_private.secret_values" in lint.stdout, lint.stdout
