@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 from click.testing import CliRunner
 
 from arbedb.cli import main
@@ -95,25 +96,37 @@ def test_cli_errors_are_one_line(tmp_path, monkeypatch, project_copy):
     assert len(lines) == 1 and lines[0].startswith("arbedb: error: cannot") and "--dsn" in lines[0]
 
 
-def test_replication_and_electric_logins_need_a_password(server):
+def test_replication_and_electric_logins_need_a_password(arbedb_cluster):
     """A trusted REPLICATION login could decode the whole WAL (every table, every
-    database): replication connections and Electric's role must authenticate."""
-    url = server.start()
+    database): physical replication and Electric's role must authenticate. (On the
+    session's server: its pg_hba is the one LocalServer writes.)"""
+    if arbedb_cluster._server is None:
+        pytest.skip("ARBEDB_TEST_DSN names a server whose pg_hba is not ours")
+    url = arbedb_cluster.admin_dsn
+    plain = f"plain_login_{os.getpid()}"
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE ROLE electric LOGIN REPLICATION BYPASSRLS PASSWORD 'el-pw'")
-        conn.execute("CREATE ROLE plain_login LOGIN")
-    as_electric = url.replace("postgres@", "electric@")
-    with pytest.raises(psycopg.OperationalError, match="password"):
-        psycopg.connect(as_electric).close()
-    for kind in ("database", "true"):  # a logical walsender, a physical one (pg_basebackup's)
+        created = conn.execute("SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'electric')").fetchone()[0]
+        if created:
+            conn.execute("CREATE ROLE electric")
+        conn.execute("ALTER ROLE electric LOGIN REPLICATION PASSWORD 'el-pw'")
+        conn.execute(f"CREATE ROLE {plain} LOGIN")
+    try:
+        as_electric = make_conninfo(url, user="electric")
         with pytest.raises(psycopg.OperationalError, match="password"):
-            psycopg.connect(as_electric, replication=kind).close()
-        with psycopg.connect(as_electric, password="el-pw", replication=kind, autocommit=True) as conn:
-            assert conn.pgconn.status == psycopg.pq.ConnStatus.OK
-    with pytest.raises(psycopg.OperationalError, match="password"):
-        psycopg.connect(url, replication="true").close()  # physical: even the trusted superuser
-    with psycopg.connect(as_electric, password="el-pw") as conn:
-        assert conn.execute("SELECT current_user").fetchone() == ("electric",)
-    # Everything else stays as convenient as before: the tool's own login and other roles.
-    with psycopg.connect(url.replace("postgres@", "plain_login@")) as conn:
-        assert conn.execute("SELECT current_user").fetchone() == ("plain_login",)
+            psycopg.connect(as_electric).close()
+        for kind in ("database", "true"):  # a logical walsender, a physical one (pg_basebackup's)
+            with pytest.raises(psycopg.OperationalError, match="password"):
+                psycopg.connect(as_electric, replication=kind).close()
+            with psycopg.connect(as_electric, password="el-pw", replication=kind, autocommit=True) as conn:
+                assert conn.pgconn.status == psycopg.pq.ConnStatus.OK
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(url, replication="true").close()  # physical: even the trusted superuser
+        with psycopg.connect(as_electric, password="el-pw") as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("electric",)
+        # Everything else stays as convenient as before: the tool's own login and other roles.
+        with psycopg.connect(make_conninfo(url, user=plain)) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (plain,)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP ROLE {plain}")
+            conn.execute("DROP ROLE electric" if created else "ALTER ROLE electric PASSWORD NULL")
