@@ -45,15 +45,17 @@ def apply(project: Project, dsn: str, *, redeclare: bool = False) -> ApplyResult
     return _run_alembic(command.upgrade, cfg, "head")
 
 
-def offline_sql(project: Project, target: str = "head", *, declarative: bool = True) -> str:
+def offline_sql(project: Project, target: str = "head", *, declarative: bool = True,
+                transaction: bool = True) -> str:
     """The SQL `alembic upgrade --sql` emits, declarative layer included when the target is head
-    (``declarative=False``: the revisions alone, as `arbedb export` writes one per file)."""
+    (``declarative=False``: the revisions alone, as `arbedb export` writes one per file;
+    ``transaction=False``: without BEGIN/COMMIT, for a runner that holds the transaction)."""
     import io
 
     from alembic import command
 
     buf = io.StringIO()
-    cfg = alembic_config(project, None, declarative=declarative)
+    cfg = alembic_config(project, None, declarative=declarative, transaction=transaction)
     cfg.output_buffer = buf
     _run_alembic(command.upgrade, cfg, target, sql=True)
     return buf.getvalue()
@@ -101,7 +103,7 @@ def status(project: Project, dsn: str) -> Status:
             recorded = cur.fetchone()
         if recorded is None:
             drift = "unknown: nothing applied by arbedb yet"
-        elif catalog.fingerprint(catalog.snapshot(conn)) == recorded[0]:
+        elif catalog.fingerprint(conn) == recorded[0]:
             drift = f"none: the catalog is as the last apply ({recorded[1]:%Y-%m-%d %H:%M:%S %Z}) left it"
         else:
             drift = (f"the catalog changed since the last apply ({recorded[1]:%Y-%m-%d %H:%M:%S %Z}): "

@@ -65,9 +65,9 @@ def wanted(project: Project) -> tuple[list[Migration], Migration]:
     revisions = []
     for rev in reversed(list(script.walk_revisions())):
         start = rev.down_revision or "base"
-        body = offline_sql(project, f"{start}:{rev.revision}", declarative=False)
+        body = offline_sql(project, f"{start}:{rev.revision}", declarative=False, transaction=False)
         revisions.append(Migration(f"revision {rev.revision}", f"arbedb_{Path(rev.path).stem}", body))
-    body = offline_sql(project, f"{heads[0]}:head")
+    body = offline_sql(project, f"{heads[0]}:head", transaction=False)
     sha = hashlib.sha256(body.encode()).hexdigest()
     return revisions, Migration(f"declarative layer {sha}", f"arbedb_declarative_{sha[:8]}", body)
 

@@ -9,7 +9,6 @@ SQL give equal snapshots.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 # ACLs are compared as sorted entries: their stored order depends on the order
@@ -122,8 +121,23 @@ def _plain(value):
     return value if isinstance(value, (str, int, bool)) or value is None else str(value)
 
 
-def fingerprint(snap: dict) -> str:
-    return hashlib.sha256(json.dumps(snap, sort_keys=True).encode()).hexdigest()
+def fingerprint_sql() -> str:
+    """A query computing the fingerprint of the default snapshot in the database itself, so the
+    same number comes out of ``arbedb apply`` and of an exported script run by another tool
+    (``supabase db push``, ``psql -1``): the sha256 of every snapshot row as text, sorted."""
+    schemas = "ARRAY[" + ", ".join(f"'{s}'" for s in SCHEMAS) + "]::text[]"
+    rows = "\n    UNION ALL ".join(
+        f"SELECT '{kind}' AS kind, q::text AS row FROM ({query.replace('%(schemas)s', schemas)}) q"
+        for kind, query in _QUERIES.items())
+    return ("SELECT encode(sha256(convert_to(coalesce(string_agg(kind || ' ' || row, E'\\n' "
+            f'ORDER BY kind COLLATE "C", row COLLATE "C"), \'\'), \'UTF8\')), \'hex\') FROM (\n    {rows}\n) snapshot')
+
+
+def fingerprint(conn) -> str:
+    """The catalog fingerprint of ``conn``'s database (see ``fingerprint_sql``)."""
+    with conn.cursor() as cur:
+        cur.execute(fingerprint_sql())
+        return cur.fetchone()[0]
 
 
 def diff(before: dict, after: dict) -> list[str]:

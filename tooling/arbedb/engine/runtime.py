@@ -35,13 +35,18 @@ class ApplyResult:
 
 
 def prelude_sql(project: Project) -> str:
-    """Lock, timeouts and bookkeeping tables; first thing in every apply transaction."""
+    """Lock, timeouts and bookkeeping tables; first thing in every apply transaction.
+
+    Transaction-local settings go through ``set_config(…, true)``, not ``SET LOCAL``: the
+    exported files run inside a transaction the runner holds, and ``supabase db push`` holds it
+    as an extended-protocol pipeline, where ``SET LOCAL`` warns it is outside a transaction block
+    although it is scoped exactly the same (to the end of the pipeline's implicit transaction)."""
     return f"""\
 -- arbedb: serialise applies; wait at most {project.apply_lock_wait} for another one.
-SET LOCAL lock_timeout = '{project.apply_lock_wait}';
+SELECT set_config('lock_timeout', '{project.apply_lock_wait}', true);
 SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});
 -- arbedb: a DDL statement blocked by traffic fails after {project.lock_timeout} instead of queueing.
-SET LOCAL lock_timeout = '{project.lock_timeout}';
+SELECT set_config('lock_timeout', '{project.lock_timeout}', true);
 {publication.prelude_sql(project)}CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};
 REVOKE ALL ON SCHEMA {VERSION_SCHEMA} FROM PUBLIC;
 CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
@@ -55,6 +60,14 @@ CREATE TABLE IF NOT EXISTS {APPLIED_TABLE} (
     applied_at timestamptz NOT NULL DEFAULT now()
 );
 """
+
+
+def applied_sql() -> str:
+    """The catalog fingerprint, computed by the database, into the bookkeeping: last thing an apply
+    does, online or in an offline script (so a database deployed by `supabase db push` has it too)."""
+    return (f"-- arbedb: the catalog fingerprint, for `arbedb status`.\n"
+            f"INSERT INTO {APPLIED_TABLE} (catalog_sha256)\n{catalog.fingerprint_sql()}\n"
+            "ON CONFLICT (id) DO UPDATE SET catalog_sha256 = excluded.catalog_sha256, applied_at = now();\n")
 
 
 def _project_for(config) -> Project:
@@ -95,9 +108,11 @@ def _apply_declarative(mc, project: Project, files, *, label: bool = False) -> l
 
 
 def _run_offline(context, project: Project) -> None:
+    # ``transaction=False`` (arbedb export): no BEGIN/COMMIT of its own, for a runner that
+    # already holds one transaction per file (supabase db push, psql -1).
     context.configure(
-        dialect_name="postgresql", as_sql=True, literal_binds=True,
-        version_table_schema=VERSION_SCHEMA, transactional_ddl=True, transaction_per_migration=False,
+        dialect_name="postgresql", as_sql=True, literal_binds=True, version_table_schema=VERSION_SCHEMA,
+        transactional_ddl=context.config.attributes.get("transaction", True), transaction_per_migration=False,
     )
     with context.begin_transaction():
         mc = context.get_context()
@@ -106,7 +121,10 @@ def _run_offline(context, project: Project) -> None:
         target = context.get_revision_argument()  # already resolved to revision ids
         targets = set(target if isinstance(target, tuple) else (target,))
         if _wants_declarative(context.config) and targets == set(context.script.get_heads()):
+            # A complete apply: the fingerprint too. (Not after revisions alone: an exported
+            # revision file must not change when only the tool's catalog queries do.)
             _apply_declarative(mc, project, declarative_files(project), label=True)
+            run_sql(mc, applied_sql(), "arbedb record")
 
 
 def _keep_warning(diag, result: ApplyResult) -> None:
@@ -159,8 +177,4 @@ def _run_online(context, project: Project, result: ApplyResult) -> None:
                 if ran or changes.any or config.attributes.get("redeclare"):
                     result.declarative = _apply_declarative(mc, project, files)
             if result.steps or result.declarative:
-                fp = catalog.fingerprint(catalog.snapshot(raw))
-                with raw.cursor() as cur:
-                    cur.execute(
-                        f"INSERT INTO {APPLIED_TABLE} (catalog_sha256) VALUES (%s) ON CONFLICT (id) DO UPDATE "
-                        "SET catalog_sha256 = excluded.catalog_sha256, applied_at = now()", (fp,))
+                run_sql(mc, applied_sql(), "arbedb record")
