@@ -20,6 +20,20 @@ BEGIN
 END
 $down$;
 
+-- The Data API wrappers (policies/70_data_api.sql) live in public and call into
+-- arbe; they are marked by their comment.
+DO $down$
+DECLARE
+    wrapper regprocedure;
+BEGIN
+    FOR wrapper IN SELECT p.oid FROM pg_proc AS p
+                   WHERE p.pronamespace = 'public'::regnamespace
+                     AND obj_description(p.oid, 'pg_proc') LIKE 'arbedb: Data API wrapper of %' LOOP
+        EXECUTE format('DROP FUNCTION %s', wrapper);
+    END LOOP;
+END
+$down$;
+
 DROP SCHEMA arbe CASCADE;
 DROP SCHEMA arbe_private CASCADE;
 DROP TABLE public.api_keys;

@@ -241,12 +241,12 @@ def lint(paths, fmt, output, engines):
 @dsn_option
 @click.option("--scratch-dsn", help="Server on which drift may create and drop a scratch database "
               "(default: a throwaway local server of the database's PostgreSQL major).")
-@click.option("--skip", multiple=True, type=click.Choice(("electric", "conventions", "drift", "pgrls")),
+@click.option("--skip", multiple=True, type=click.Choice(("electric", "conventions", "data_api", "drift", "pgrls")),
               help="Leave out a group of checks (repeatable).")
 @_with_report_options
 @_fail_cleanly
 def verify(dsn, scratch_dsn, skip, fmt, output):
-    """Read-only checks of a live database: Electric, the lint conventions, drift from the repository, pgrls."""
+    """Read-only checks of a live database: Electric, the lint conventions, the Data API path, drift, pgrls."""
     from .verify import verify as run_verify
 
     project = find_project()

@@ -14,7 +14,7 @@ import importlib
 from ..findings import Finding
 
 # Order is the order of the report.
-CHECK_MODULES = ("electric", "conventions", "drift", "pgrls")
+CHECK_MODULES = ("electric", "conventions", "data_api", "drift", "pgrls")
 
 
 def run_checks(conn, project, *, skip: tuple[str, ...] = (), **options) -> list[Finding]:
@@ -37,6 +37,7 @@ def verify(project, dsn: str, *, skip: tuple[str, ...] = (), scratch_dsn: str | 
     """Every check against ``dsn`` in one read-only transaction, as a report (`arbedb verify`)."""
     import time
 
+    from .. import platform
     from ..db import connect
     from ..reporting import Report
     from .pgrls import executable
@@ -50,13 +51,17 @@ def verify(project, dsn: str, *, skip: tuple[str, ...] = (), scratch_dsn: str | 
             conn.rollback()
     ran = [m for m in CHECK_MODULES if m not in skip and (m != "pgrls" or executable())]
     findings.sort(key=lambda f: (CHECK_ORDER.get(f.code[:3], 9), f.object or "", f.code))
+    theirs = [f for f in findings if f.severity == platform.SEVERITY]  # reported apart, never an error
+    findings = [f for f in findings if f.severity != platform.SEVERITY]
     summary = {"checks": "+".join(ran), "seconds": round(time.perf_counter() - started, 2)}
+    if theirs:
+        summary["platform (not judged)"] = "; ".join(platform.summary(theirs))
     if "pgrls" not in skip and not executable():
         summary["pgrls"] = "not installed, skipped"
     return Report("arbedb verify", findings, summary, _describe)
 
 
-CHECK_ORDER = {"ELE": 0, "ARB": 1, "DRF": 2, "pgr": 3}
+CHECK_ORDER = {"ELE": 0, "ARB": 1, "API": 2, "DRF": 3, "pgr": 4}
 
 
 def _describe(code: str) -> str | None:

@@ -4,7 +4,11 @@ The repository is applied (`arbedb apply`, every revision and the declarative
 layer) to a scratch database — a database created on ``--scratch-dsn``'s server,
 else on a throwaway embedded server of the live database's major version — after
 the live database's default privileges have been replayed there, so Supabase's
-grants to its API roles are expected on both sides. Both catalogs are read with
+grants to its API roles are expected on both sides. Only the default privileges
+that can reach what the project creates are replayed (global ones, and those of
+the schemas the catalog snapshot reads); a platform schema's (Supabase's auth,
+extensions, storage, ...) are the platform's, reported apart, and the scratch
+database does not even have those schemas. Both catalogs are read with
 ``catalog.snapshot`` and compared object by object; each difference is one
 finding: the object, what the repository says, what the database says.
 
@@ -58,14 +62,16 @@ FIX = ("make the database match the repository (`arbedb apply --redeclare` resto
 def checks(conn, project, scratch_dsn: str | None = None) -> list[Finding]:
     live = normalise(catalog.snapshot(conn, detail=True), project)
     major = conn.info.server_version // 10000
-    repo, notes = repo_snapshot(project, scratch_dsn, defaults=default_privileges(conn), major=major)
-    return notes + compare(repo, live)
+    defaults, elsewhere = default_privileges(conn)
+    repo, notes = repo_snapshot(project, scratch_dsn, defaults=defaults, major=major)
+    return notes + _not_replayed(elsewhere) + compare(repo, live)
 
 
 # -- the repository's catalog ----------------------------------------------------------------
 
-def default_privileges(conn) -> tuple[list[str], set[str]]:
-    """(ALTER DEFAULT PRIVILEGES statements recreating the live database's defaults, roles they name)."""
+def default_privileges(conn) -> tuple[tuple[list[str], set[str]], list[str]]:
+    """((ALTER DEFAULT PRIVILEGES statements recreating the live defaults that can reach the project's
+    schemas, roles they name), the other schemas that have default privileges)."""
     kinds = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES", "n": "SCHEMAS"}
     rows = conn.execute("""
         SELECT pg_get_userbyid(d.defaclrole), n.nspname, d.defaclobjtype::text,
@@ -74,8 +80,12 @@ def default_privileges(conn) -> tuple[list[str], set[str]]:
         FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
         CROSS JOIN LATERAL aclexplode(d.defaclacl) a
         GROUP BY 1, 2, 3 ORDER BY 2 NULLS FIRST, 1, 3""").fetchall()
+    ours = set(catalog.SCHEMAS) - set(IGNORED_SCHEMAS)
+    elsewhere = sorted({schema for _, schema, _, _ in rows if schema is not None and schema not in ours})
     statements, roles = [], set()
     for role, schema, kind, grants in rows:
+        if schema in elsewhere:
+            continue
         roles.add(role)
         prefix = f"ALTER DEFAULT PRIVILEGES FOR ROLE {_ident(role)}"
         if schema is None:  # a global entry replaces the built-in default outright
@@ -86,7 +96,26 @@ def default_privileges(conn) -> tuple[list[str], set[str]]:
             roles.add(grantee)
             statements.append(f"{prefix} GRANT {privilege} ON {kinds[kind]} TO "
                               + ("PUBLIC" if grantee == "PUBLIC" else _ident(grantee)))
-    return statements, roles - {"PUBLIC"}
+    return (statements, roles - {"PUBLIC"}), elsewhere
+
+
+def _not_replayed(schemas: list[str]) -> list[Finding]:
+    """Default privileges of schemas the project creates nothing in: the platform's are reported apart;
+    another schema's are a warning (the project's own objects cannot be affected, but say so)."""
+    from .. import platform
+
+    theirs = [s for s in schemas if s in platform.SCHEMAS]
+    other = [s for s in schemas if s not in platform.SCHEMAS]
+    out = []
+    if theirs:
+        out.append(Finding("DRF000", f"default privileges in the platform's schemas ({', '.join(theirs)}) "
+                           "are the platform's: not replayed, not compared", "nothing to do",
+                           object=f"default privileges in {', '.join(theirs)}", severity=platform.SEVERITY))
+    if other:
+        out.append(Finding("DRF000", f"default privileges in schemas the repository does not create "
+                           f"({', '.join(other)}) are not compared", "nothing to do if that schema is not the "
+                           "project's", object=f"default privileges in {', '.join(other)}", severity="warning"))
+    return out
 
 
 def _ident(name: str) -> str:

@@ -3,7 +3,11 @@
 Runs ``pgrls lint`` when pgrls is installed (it is in the test extra), with the
 project's ``pgrls.toml`` when there is one. A pgrls finding at or above that
 file's ``[lint] fail_on`` (default ``error``) is an error here, anything below a
-warning, so verify fails exactly when ``pgrls lint`` would.
+warning, so verify fails exactly when ``pgrls lint`` would. A finding about one
+of the platform's own roles (``arbedb.platform.ROLES``: Supabase's
+``supabase_read_only_user`` has BYPASSRLS, its service admins may become
+``service_role``, ...) is the platform's design, not the project's: it is
+reported apart and never fails verify, without pgrls.toml naming each role.
 """
 
 from __future__ import annotations
@@ -49,10 +53,14 @@ def checks(conn, project) -> list[Finding]:
 
 
 def _finding(violation: dict, threshold: str) -> Finding:
+    from .. import platform
+
     rule = violation.get("rule_id", "?")
     level = violation.get("severity", "error")
     failing = LEVELS.index(level) >= LEVELS.index(threshold) if level in LEVELS and threshold in LEVELS else True
+    where = violation.get("location") or "database"
+    severity = platform.SEVERITY if where in platform.ROLES else "error" if failing else "warning"
     return Finding(
         code=f"pgrls:{rule}", message=violation.get("message") or violation.get("title", ""),
         fix=f"`pgrls explain {rule}` says how; an intended exception goes in pgrls.toml's allowlist with its reason",
-        object=violation.get("location") or "database", severity="error" if failing else "warning")
+        object=where, severity=severity)
