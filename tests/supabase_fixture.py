@@ -1,27 +1,32 @@
-"""A Supabase-like PostgreSQL: the migrating role is `postgres`, and it is no superuser.
+"""A Supabase database built the way Supabase builds one, on a cluster of its own.
 
-On Supabase the role a user migrates with has CREATEROLE, CREATEDB, REPLICATION
-and BYPASSRLS but not SUPERUSER (that is `supabase_admin`), and the API roles,
-the `auth` schema and the default privileges on `public` exist before the
-project's first migration. This module builds exactly that, on a cluster of its
-own: roles are cluster-wide, so only a fresh cluster can have them created
-first and Supabase's way, and only there can the migrating role be called
-`postgres` (the embedded server's bootstrap superuser is renamed out of the way).
+The SQL under tests/supabase/ is written from Supabase's own sources (each file
+names them; docs/supabase.md lists every fact and what cannot be reproduced).
+The order is the image's (supabase/postgres migrations/db/migrate.sh):
 
-Fixtures (load with ``pytest_plugins = ["supabase_fixture"]`` in a test module):
+1. the cluster's bootstrap superuser is ``supabase_admin`` (the image runs
+   ``initdb --username=supabase_admin``): the embedded server's is renamed;
+2. ``postgres`` is created a superuser and owns the database; the init scripts
+   run as it (10_init_scripts.sql);
+3. the migrations run as ``supabase_admin`` and demote ``postgres`` (20_migrations.sql);
+4. Supabase Auth migrates ``auth`` as ``supabase_auth_admin`` (30_gotrue.sql);
+5. the other services' roles, as ``supabase_admin`` (40_services.sql).
+
+Roles are cluster-wide, hence the cluster of its own; the database is built once
+per session as a template and cloned per test.
+
+Fixtures (``pytest_plugins = ["supabase_fixture"]``):
 - ``supabase_cluster``: the cluster, per session.
-- ``supabase_dsn``: a fresh Supabase-like database, nothing of ours applied; the DSN logs in as `postgres`.
+- ``supabase_dsn``: a fresh Supabase database, nothing of ours applied; logs in as `postgres`.
 - ``supabase_applied_dsn``: the same after ``arbedb apply`` as `postgres` (cloned from a template).
-
-``supabase_db_push(dsn, folder)`` applies a Supabase CLI migration folder as
-``supabase db push`` does.
+- ``supabase_push``: ``supabase_db_push(dsn, folder)``, the real Supabase CLI's
+  ``supabase db push`` (tests/supabase_cli.py; skips where npm is missing).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -30,35 +35,48 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
+from supabase_cli import supabase_db_push
 
 from arbedb.server import LocalServer
-from arbedb.engine.sqlexec import statements
 
 SQL_DIR = Path(__file__).parent / "supabase"
 MIGRATING_ROLE = "postgres"
 SUPERUSER = "supabase_admin"
+# (role that runs it, file): the order of migrate.sh, then the services' own migrations.
+STEPS = (
+    (MIGRATING_ROLE, "10_init_scripts.sql"),
+    (SUPERUSER, "20_migrations.sql"),
+    ("supabase_auth_admin", "30_gotrue.sql"),
+    (SUPERUSER, "40_services.sql"),
+)
+# Database privileges are per database and not copied from a template: post-setup
+# grants the dashboard everything, Realtime may create its schema objects.
+DATABASE_GRANTS = ("GRANT ALL ON DATABASE {db} TO dashboard_user", "GRANT CREATE ON DATABASE {db} TO supabase_realtime_admin")
 _names = itertools.count()
+
+__all__ = ["SupabaseCluster", "supabase_db_push"]
 
 
 class SupabaseCluster:
     def __init__(self) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="arbedb-supabase-"))
         self.server = LocalServer(self.home, ephemeral=True)
-        url = self.server.start()
+        self._url = self.server.start()
         self.major = self.server.binaries.major
-        self._url = url
-        with psycopg.connect(url, autocommit=True) as conn:  # as the bootstrap superuser, once
-            conn.execute(f"CREATE ROLE {SUPERUSER} LOGIN SUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS")
+        # 1. supabase_admin is the bootstrap superuser: rename initdb's (a role cannot rename itself).
+        with self.connect("postgres", "postgres") as conn:
+            conn.execute("CREATE ROLE arbedb_renamer LOGIN SUPERUSER")
+        with self.connect("arbedb_renamer", "postgres") as conn:
+            conn.execute(f"ALTER ROLE postgres RENAME TO {SUPERUSER}")
         with self.connect(SUPERUSER, "postgres") as conn:
-            conn.execute("ALTER ROLE postgres RENAME TO bootstrap_superuser")
-            # Supabase creates postgres as a superuser, runs its init scripts as it, then demotes it.
+            conn.execute("DROP ROLE arbedb_renamer")
+            # 2. migrate.sh: postgres, a superuser for now, owns the database.
             conn.execute(f"CREATE ROLE {MIGRATING_ROLE} LOGIN SUPERUSER")
-            conn.execute("CREATE DATABASE supabase_template")
-        with self.connect(MIGRATING_ROLE, "supabase_template") as conn:
-            conn.execute((SQL_DIR / "10_platform.sql").read_text())
-        with self.connect(SUPERUSER, "supabase_template") as conn:
-            conn.execute((SQL_DIR / "20_demote.sql").read_text())
-        self.template = "supabase_template"
+            conn.execute(f"ALTER DATABASE postgres OWNER TO {MIGRATING_ROLE}")
+        self.template = self._create("supabase_template", None, grants=())
+        for role, name in STEPS:  # 2-5
+            with self.connect(role, self.template) as conn:
+                conn.execute((SQL_DIR / name).read_text())
 
     def dsn(self, dbname: str, user: str = MIGRATING_ROLE) -> str:
         return make_conninfo(self._url, user=user, dbname=dbname)
@@ -68,14 +86,17 @@ class SupabaseCluster:
         with psycopg.connect(self.dsn(dbname, user), autocommit=True) as conn:
             yield conn
 
+    def _create(self, name: str, template: str | None, grants=DATABASE_GRANTS) -> str:
+        with self.connect(SUPERUSER, "postgres") as conn:
+            conn.execute(f"CREATE DATABASE {name} OWNER {MIGRATING_ROLE} TEMPLATE {template or 'template1'}")
+            for grant in grants:
+                conn.execute(grant.format(db=name))
+        return name
+
     @contextmanager
     def database(self, template: str | None = None):
-        """A new project database (owned by supabase_admin, like Supabase's `postgres`); yields a DSN as postgres."""
-        name = f"supa_{os.getpid()}_{next(_names)}"
-        with self.connect(SUPERUSER, "postgres") as conn:
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE {template or self.template}")
-            # Database privileges are not copied from a template.
-            conn.execute(f"GRANT ALL ON DATABASE {name} TO {MIGRATING_ROLE}")
+        """A new project database (a clone of the Supabase template, owned by postgres); yields a DSN as postgres."""
+        name = self._create(f"supa_{os.getpid()}_{next(_names)}", template or self.template)
         try:
             yield self.dsn(name)
         finally:
@@ -83,10 +104,8 @@ class SupabaseCluster:
                 conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def make_template(self, name: str, build) -> str:
-        """A template database: a clone of the platform template after ``build(dsn)``."""
-        with self.connect(SUPERUSER, "postgres") as conn:
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE {self.template}")
-            conn.execute(f"GRANT ALL ON DATABASE {name} TO {MIGRATING_ROLE}")
+        """A template database: a clone of the Supabase template after ``build(dsn)``."""
+        self._create(name, self.template)
         build(self.dsn(name))
         return name
 
@@ -123,47 +142,5 @@ def supabase_applied_dsn(supabase_cluster, supabase_applied_template):
 
 @pytest.fixture
 def supabase_push():
-    """``supabase_db_push`` (below), for test modules that load this one as a plugin."""
+    """``supabase_db_push(dsn, folder)``: the real ``supabase db push`` (skips where npm is missing)."""
     return supabase_db_push
-
-
-# -- supabase db push --------------------------------------------------------------------------
-# What the Supabase CLI does (supabase/cli pkg/migration): create its history
-# table, then for each local file whose version is not recorded, oldest first,
-# send the file's statements one by one (extended protocol, no parameters) and
-# the history row in one batch, which runs as one implicit transaction.
-
-MIGRATION_FILE = re.compile(r"^([0-9]+)_(.*)\.sql$")
-HISTORY_DDL = (
-    "SET lock_timeout = '4s'",
-    "CREATE SCHEMA IF NOT EXISTS supabase_migrations",
-    "CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text NOT NULL PRIMARY KEY)",
-    "ALTER TABLE supabase_migrations.schema_migrations ADD COLUMN IF NOT EXISTS statements text[]",
-    "ALTER TABLE supabase_migrations.schema_migrations ADD COLUMN IF NOT EXISTS name text",
-)
-INSERT_VERSION = "INSERT INTO supabase_migrations.schema_migrations(version, name, statements) VALUES(%s, %s, %s)"
-
-
-def _batch(conn, sqls, history: tuple | None = None) -> None:
-    with conn.pipeline():
-        for sql in sqls:
-            conn.execute(sql, prepare=False)
-        if history is not None:
-            conn.execute(INSERT_VERSION, history, prepare=False)
-
-
-def supabase_db_push(dsn: str, folder: Path) -> list[str]:
-    """Apply the pending migrations of ``folder``; returns the file names applied."""
-    applied = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        _batch(conn, HISTORY_DDL)
-        done = {r[0] for r in conn.execute("SELECT version FROM supabase_migrations.schema_migrations")}
-        for path in sorted(folder.glob("*.sql")):
-            match = MIGRATION_FILE.match(path.name)
-            if not match or match.group(1) in done:
-                continue
-            stmts = [text.strip().rstrip(";").strip() for _, text in statements(path.read_text())]
-            stmts = [s for s in stmts if s]
-            _batch(conn, stmts, (match.group(1), match.group(2), stmts))
-            applied.append(path.name)
-    return applied

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from datetime import datetime
 
+import psycopg
 import pytest
 from conftest import assert_same_catalog, snapshot
+from supabase_cli import push
 
 from arbedb import commands
 from arbedb.errors import ArbedbError
@@ -41,14 +44,71 @@ def test_files_are_supabase_migrations_in_apply_order(arbedb_project, out):
 
 
 def test_pushed_export_is_the_catalog_arbedb_apply_builds(arbedb_project, supabase_cluster, supabase_push, out):
+    """The real `supabase db push` of the export, as postgres on the Supabase cluster: the catalog
+    `arbedb apply` builds; exporting and pushing again does nothing; `arbedb status` knows what ran."""
     export_supabase(arbedb_project, out, now=NOW)
+    log = supabase_cluster.server.log_file
     with supabase_cluster.database() as pushed, supabase_cluster.database() as applied:
-        assert len(supabase_push(pushed, out)) == len(STEMS) + 1
+        seen = log.stat().st_size
+        assert supabase_push(pushed, out) == sorted(p.name for p in out.iterdir())
+        # The CLI sends each file as one extended-protocol pipeline: SET LOCAL would warn there.
+        with open(log) as server_log:
+            server_log.seek(seen)
+            assert _warnings(server_log.read()) == []
         commands.apply(arbedb_project, applied)
         assert_same_catalog(snapshot(applied), snapshot(pushed))
+
+        assert export_supabase(arbedb_project, out).written == []
+        again = push(pushed, out)
+        assert again.returncode == 0 and "Remote database is up to date" in again.stdout + again.stderr
+
+        st = commands.status(arbedb_project, pushed)
+        assert (st.current, st.pending, st.declarative.lines()) == (st.heads, [], [])
+        assert st.drift.startswith("none: the catalog is as the last apply"), st.drift
         # arbedb's bookkeeping came along: the pushed database reads as applied.
-        again = commands.apply(arbedb_project, pushed)
-        assert (again.steps, again.declarative) == ([], [])
+        nothing = commands.apply(arbedb_project, pushed)
+        assert (nothing.steps, nothing.declarative) == ([], [])
+
+
+def _warnings(text: str) -> list[str]:
+    """The server's warnings psql printed, but the documented Electric one (PostgreSQL 15)."""
+    return [line for line in text.splitlines() if "WARNING" in line and "electric: role electric skipped" not in line]
+
+
+def test_files_run_cleanly_under_psql_single_transaction(arbedb_project, supabase_cluster, out):
+    """No BEGIN/COMMIT of their own: `psql -1 -f` wraps each file without a transaction warning."""
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("psql is not installed")
+    export_supabase(arbedb_project, out, now=NOW)
+    assert not [p for p in out.iterdir() if re.search(r"^\s*(BEGIN|COMMIT)\s*;", p.read_text(), re.M)]
+    with supabase_cluster.database() as dsn:
+        for path in sorted(out.iterdir()):
+            proc = subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(path), dsn],
+                                  capture_output=True, text=True)
+            assert proc.returncode == 0, proc.stderr
+            assert "transaction" not in proc.stderr and _warnings(proc.stderr) == [], proc.stderr
+        assert commands.status(arbedb_project, dsn).drift.startswith("none:")
+
+
+def test_a_failing_file_leaves_nothing_under_supabase_db_push(project_copy, supabase_cluster, supabase_push, out):
+    """The CLI runs each file and its history row as one implicit transaction: a statement failing
+    late in the declarative file undoes the whole file (lock, bookkeeping, earlier statements)."""
+    export_supabase(project_copy, out, now=NOW)
+    with supabase_cluster.database() as dsn:
+        supabase_push(dsn, out)
+        (project_copy.root / "triggers" / "99_probe.sql").write_text(
+            "CREATE FUNCTION public.probe_kept() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n"
+            "SELECT 1 / 0;\n")
+        export_supabase(project_copy, out, now=NOW)
+        with psycopg.connect(dsn) as conn:
+            before = conn.execute("SELECT count(*), max(applied_at) FROM arbedb.declarative_state").fetchone()
+        failed = push(dsn, out)
+        assert failed.returncode != 0 and "division by zero" in failed.stdout + failed.stderr
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SELECT to_regprocedure('public.probe_kept()')").fetchone() == (None,)
+            assert conn.execute("SELECT count(*), max(applied_at) FROM arbedb.declarative_state").fetchone() == before
+        assert commands.status(project_copy, dsn).declarative.lines()  # the change is still pending
 
 
 def test_export_again_writes_nothing(arbedb_project, out):
