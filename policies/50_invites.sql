@@ -63,6 +63,13 @@ BEGIN
       AND i.deleted_at IS NULL
       AND i.accepted_at IS NULL
       AND i.expires_at > now()
+      -- Only while whoever created it could still create it (docs/decisions.md):
+      -- an admin removed or demoted takes their pending invites with them.
+      -- Invites made by server code (no invited_by) answer to nobody's standing.
+      AND (i.invited_by IS NULL OR EXISTS (
+          SELECT FROM public.members AS m
+          WHERE m.house_id = i.house_id AND m.user_id = i.invited_by AND m.deleted_at IS NULL
+            AND m.role IN ('owner', 'admin')))
       AND h.deleted_at IS NULL
       AND arbe.caller_email() IS NOT NULL
       AND lower(i.email) = arbe.caller_email();

@@ -101,3 +101,43 @@ def test_downgrade_to_0002_keeps_rls_working_and_upgrade_restores_head(arbedb_pr
     # Column positions aside: a dropped column keeps its attnum, so the re-added one comes after it.
     unplaced = lambda snap: snap | {"columns": [c[:-1] for c in snap["columns"]]}  # noqa: E731
     assert_same_catalog(unplaced(head), unplaced(snapshot(empty_dsn)))
+
+
+def _membership(conn, user):
+    return conn.execute("SELECT to_jsonb(m) FROM public.members AS m WHERE user_id = %s", (user,)).fetchone()[0]
+
+
+def test_a_removed_member_sees_nothing_change_after_they_left(arbedb_conn, house):
+    """The member's own row is the one thing of the house they can still read after
+    leaving: the house's later soft delete and restore must not rewrite it."""
+    _w, h, owner, member = house
+    assert _write(arbedb_conn, "authenticated", user_claims(member),
+                  "UPDATE public.members SET deleted_at = now() WHERE user_id = %s", (member,)) == 1
+    arbedb_conn.commit()
+
+    def seen_by_member():
+        with as_user(arbedb_conn, member) as cur:
+            return cur.execute("SELECT to_jsonb(m) FROM public.members AS m").fetchall()
+
+    left = seen_by_member()
+    assert [r[0]["user_id"] for r in left] == [str(member)]
+    _write(arbedb_conn, "authenticated", user_claims(owner),
+           "UPDATE public.houses SET deleted_at = now() WHERE id = %s", (h,))
+    arbedb_conn.commit()
+    assert seen_by_member() == left
+    _write(arbedb_conn, SERVICE, {"role": SERVICE}, "UPDATE public.houses SET deleted_at = NULL WHERE id = %s", (h,))
+    arbedb_conn.commit()
+    assert seen_by_member() == left
+    # The owner's live membership did follow the house both ways.
+    assert _membership(arbedb_conn, owner)["house_deleted_at"] is None
+
+
+def test_a_member_joining_does_not_touch_the_house(arbedb_conn, house):
+    """The write that serialises a new membership with the house's soft delete
+    changes nothing in the house row, its updated_at included."""
+    w, h, _owner, _member = house
+    before = arbedb_conn.execute("SELECT to_jsonb(h) FROM public.houses AS h WHERE id = %s", (h,)).fetchone()[0]
+    arbedb_conn.commit()
+    w.member(h, w.user("late@example.com"), "member")
+    arbedb_conn.commit()
+    assert arbedb_conn.execute("SELECT to_jsonb(h) FROM public.houses AS h WHERE id = %s", (h,)).fetchone()[0] == before

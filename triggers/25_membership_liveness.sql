@@ -6,16 +6,56 @@
 -- A copy is only as good as its upkeep, so both sides are kept here, for every
 -- writer: a membership takes its house's value whenever it is written (a value
 -- written by hand is overwritten, never trusted), and a house's soft delete or
--- restore rewrites its memberships. SECURITY DEFINER on both: the caller may not
--- be allowed to read the house (RLS) or to update the other memberships (the
+-- restore rewrites its live memberships. SECURITY DEFINER on both: the caller may
+-- not be allowed to read the house (RLS) or to update the other memberships (the
 -- policy, the guards); the copy must follow regardless.
+
+-- Serialising on the house row: every writer of a house's liveness (its soft
+-- delete and restore) and of what depends on it (a membership becoming live,
+-- an owner leaving) writes the house row, and so waits for the others.
+--
+-- A write, not SELECT … FOR UPDATE: a row lock only makes the second writer
+-- wait. Under READ COMMITTED that is enough (its next statement sees the first
+-- one's commit), but under REPEATABLE READ and SERIALIZABLE the snapshot is
+-- older than the wait, and PostgreSQL lets a transaction lock, or update, a row
+-- that a concurrent transaction merely locked: it would then act on what it
+-- saw before, e.g. a soft delete whose cascade does not see a membership created
+-- meanwhile. A row a concurrent transaction *updated* is different: REPEATABLE
+-- READ and SERIALIZABLE refuse to update it again (SQLSTATE 40001, the client
+-- retries), and READ COMMITTED re-reads it. So the write is an UPDATE that
+-- changes nothing (touch_updated_at keeps updated_at of an unchanged row).
+-- Returns the house as it is now (NULL fields when there is none).
+-- Electric sees that write as an UPDATE of the house with the same values.
+CREATE OR REPLACE FUNCTION arbe.lock_house(house_id uuid) RETURNS public.houses
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    house public.houses;
+BEGIN
+    UPDATE public.houses AS h SET deleted_at = h.deleted_at WHERE h.id = lock_house.house_id
+    RETURNING h.* INTO house;
+    RETURN house;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION arbe.mirror_house_liveness() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
-    NEW.house_deleted_at := (SELECT h.deleted_at FROM public.houses AS h WHERE h.id = NEW.house_id);
+    -- A membership becoming live (created by accept_invite or service_role, or
+    -- restored) serialises with the house's soft delete or restore. Not needed
+    -- for a membership that stays live: the cascade writes that row itself, so
+    -- the two already conflict on it. Nor when a trigger writes the membership
+    -- (pg_trigger_depth() > 1): that is house creation, whose house no other
+    -- transaction can see yet, or the cascade, which is the house's own write.
+    IF NEW.deleted_at IS NULL AND pg_trigger_depth() = 1
+       AND (TG_OP = 'INSERT' OR OLD.deleted_at IS NOT NULL) THEN
+        NEW.house_deleted_at := (arbe.lock_house(NEW.house_id)).deleted_at;
+    ELSE
+        NEW.house_deleted_at := (SELECT h.deleted_at FROM public.houses AS h WHERE h.id = NEW.house_id);
+    END IF;
     RETURN NEW;
 END
 $$;
@@ -29,8 +69,11 @@ SET search_path = ''
 AS $$
 BEGIN
     -- The members trigger above reads the new value from the (already updated) house.
+    -- Live memberships only: a member who left (or was removed) keeps the row as
+    -- it was when they left, since they can still read it; nothing of the house's
+    -- later life (its deleted_at, an updated_at) may reach them through it.
     UPDATE public.members AS m SET house_deleted_at = NEW.deleted_at
-    WHERE m.house_id = NEW.id AND m.house_deleted_at IS DISTINCT FROM NEW.deleted_at;
+    WHERE m.house_id = NEW.id AND m.deleted_at IS NULL AND m.house_deleted_at IS DISTINCT FROM NEW.deleted_at;
     RETURN NULL;
 END
 $$;
@@ -39,5 +82,7 @@ CREATE OR REPLACE TRIGGER houses_cascade_liveness AFTER UPDATE OF deleted_at ON 
 FOR EACH ROW WHEN (old.deleted_at IS DISTINCT FROM new.deleted_at)
 EXECUTE FUNCTION arbe.cascade_house_liveness();
 
--- Trigger functions only: nobody calls them directly.
-REVOKE ALL ON FUNCTION arbe.mirror_house_liveness(), arbe.cascade_house_liveness() FROM PUBLIC, anon;
+-- Trigger functions and their helper only: nobody calls them directly (lock_house
+-- takes a row lock on any house, so a caller must never reach it).
+REVOKE ALL ON FUNCTION arbe.lock_house(uuid), arbe.mirror_house_liveness(), arbe.cascade_house_liveness()
+FROM PUBLIC, anon, authenticated, service_role;

@@ -87,40 +87,60 @@ CREATE OR REPLACE TRIGGER api_keys_freeze_deleted BEFORE UPDATE ON public.api_ke
 FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
 
 -- A live house keeps at least one live owner, whoever is writing.
--- Serialised per house: the house row is locked first, so two owners demoting
--- each other in concurrent transactions run one after the other, and under READ
--- COMMITTED the second one's count (a new statement, a new snapshot) sees the
--- first one's change. SERIALIZABLE catches the same write skew by itself. Under
--- REPEATABLE READ the snapshot is older than the lock, so the other owners' rows
--- are locked too: a row changed by a transaction that committed meanwhile then
--- fails with a serialization error instead of being counted stale.
+-- Serialised per house by a write of the house row (arbe.lock_house, which says
+-- why a write and not a row lock): of two owners demoting or removing each other
+-- at once, the second waits for the first; under READ COMMITTED its count (a new
+-- statement, a new snapshot) then sees the first one's change, and under
+-- REPEATABLE READ or SERIALIZABLE its write of the house row fails with a
+-- serialization error instead of counting on a snapshot that predates the other.
+-- That holds for every pair of isolation levels the two may run at, and also
+-- when the second acts after the first committed on an older snapshot.
 CREATE OR REPLACE FUNCTION arbe.assert_keeps_an_owner(house_id uuid, member_id uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = ''
 AS $$
 DECLARE
-    house_live boolean;
-    other_owners integer;
+    house public.houses := arbe.lock_house(assert_keeps_an_owner.house_id);
 BEGIN
-    SELECT h.deleted_at IS NULL INTO house_live FROM public.houses AS h
-    WHERE h.id = assert_keeps_an_owner.house_id FOR NO KEY UPDATE;
-    IF NOT coalesce(house_live, false) THEN
+    IF house.id IS NULL OR house.deleted_at IS NOT NULL THEN
         RETURN;
     END IF;
-    IF current_setting('transaction_isolation') = 'repeatable read' THEN
-        PERFORM FROM public.members AS m
-        WHERE m.house_id = assert_keeps_an_owner.house_id AND m.id <> assert_keeps_an_owner.member_id
-          AND m.role = 'owner' AND m.deleted_at IS NULL
-        FOR UPDATE;
-    END IF;
-    SELECT count(*) INTO other_owners FROM public.members AS m
-    WHERE m.house_id = assert_keeps_an_owner.house_id AND m.id <> assert_keeps_an_owner.member_id
-      AND m.role = 'owner' AND m.deleted_at IS NULL;
-    IF other_owners = 0 THEN
+    IF NOT EXISTS (SELECT FROM public.members AS m
+                   WHERE m.house_id = assert_keeps_an_owner.house_id AND m.id <> assert_keeps_an_owner.member_id
+                     AND m.role = 'owner' AND m.deleted_at IS NULL) THEN
         RAISE EXCEPTION 'the last owner of a house can be neither demoted nor removed' USING ERRCODE = '42501';
     END IF;
 END
 $$;
+
+-- A hard delete cannot be refused the way a demotion is: Supabase deletes an
+-- account with DELETE FROM auth.users, whose memberships cascade, and
+-- service_role may DELETE a membership outright. When that takes a live house's
+-- last live owner, the house is soft-deleted in the same statement
+-- (docs/decisions.md: nobody else agreed to own it, and service_role can restore
+-- it once it has granted an owner). Serialised on the house row like the guard
+-- above, so a hard delete racing a demotion cannot leave a live house ownerless.
+CREATE OR REPLACE FUNCTION arbe.retire_ownerless_house() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    house public.houses := arbe.lock_house(OLD.house_id);
+BEGIN
+    IF house.id IS NOT NULL AND house.deleted_at IS NULL
+       AND NOT EXISTS (SELECT FROM public.members AS m
+                       WHERE m.house_id = OLD.house_id AND m.role = 'owner' AND m.deleted_at IS NULL) THEN
+        UPDATE public.houses AS h SET deleted_at = now() WHERE h.id = OLD.house_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- AFTER, once per deleted row but after the whole statement: a DELETE of every
+-- owner at once is judged on what it leaves.
+CREATE OR REPLACE TRIGGER members_retire_ownerless_house AFTER DELETE ON public.members
+FOR EACH ROW WHEN (old.role = 'owner' AND old.deleted_at IS NULL)
+EXECUTE FUNCTION arbe.retire_ownerless_house();
 
 -- members: who may change a membership how (SPEC §5). The policy already limits
 -- an RLS-subject caller to their own rows and to houses where they are admin+.
@@ -180,8 +200,9 @@ $$;
 CREATE OR REPLACE TRIGGER houses_guard BEFORE UPDATE ON public.houses
 FOR EACH ROW EXECUTE FUNCTION arbe.guard_houses();
 
-REVOKE ALL ON FUNCTION arbe.touch_updated_at(), arbe.house_id_is_id(), arbe.inherit_house_id(),
-arbe.fill_created_by(), arbe.creator_becomes_owner(), arbe.keep_immutable(), arbe.guard_members(),
-arbe.guard_houses(), arbe.freeze_deleted(), arbe.assert_keeps_an_owner(uuid, uuid) FROM PUBLIC, anon;
+REVOKE ALL ON FUNCTION arbe.touch_updated_at(), arbe.stamp_inserted(), arbe.house_id_is_id(),
+arbe.inherit_house_id(), arbe.fill_created_by(), arbe.creator_becomes_owner(), arbe.keep_immutable(),
+arbe.guard_members(), arbe.guard_houses(), arbe.freeze_deleted(), arbe.retire_ownerless_house(),
+arbe.assert_keeps_an_owner(uuid, uuid) FROM PUBLIC, anon;
 -- Called from SECURITY INVOKER trigger functions, so by whoever writes.
 GRANT EXECUTE ON FUNCTION arbe.assert_keeps_an_owner(uuid, uuid) TO authenticated, service_role;

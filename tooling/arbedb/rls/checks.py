@@ -152,17 +152,27 @@ def _adopt(conn, world: World, pending: list) -> None:
             world.rows[table][match] = fresh.pop(match)
 
 
-# Every table's projection in one statement, for the check after each write.
+# Every table's projection in one statement, for the check after each write; and
+# whether the row's timestamps are the server's: the whole run is one transaction,
+# so every row, loaded or written by a caller (whose INSERTs send timestamps of
+# their own, see writes.py), must carry its now().
 ALL_ROWS = " UNION ALL ".join(
-    f"SELECT '{t}', id, house_id, deleted_at IS NOT NULL, jsonb_build_array({PROJECTION[t]}) FROM public.{t}"
+    f"SELECT '{t}', id, house_id, deleted_at IS NOT NULL, jsonb_build_array({PROJECTION[t]}), "
+    f"created_at = now() AND updated_at = now() FROM public.{t}"
     for t in TABLES)
+# Soft-deleted rows as they are, whole: nothing of them may change afterwards.
+DELETED_ROWS = " UNION ALL ".join(f"SELECT '{t}', id, to_jsonb(r) FROM public.{t} AS r WHERE deleted_at IS NOT NULL"
+                                  for t in TABLES)
 
 
 def check_state(conn, world: World, after: str) -> None:
     name = namer(world)
     db = {t: {} for t in TABLES}
-    for table, row_id, house, deleted, values in conn.execute(ALL_ROWS).fetchall():
+    for table, row_id, house, deleted, values, server_time in conn.execute(ALL_ROWS).fetchall():
         db[table][row_id] = Row(row_id, house, deleted, dict(zip(TRACKED[table], values))).key()
+        if not server_time:
+            raise Disagreement(f"after {after}: {table} {name([row_id])[0]} has created_at/updated_at other than "
+                               "the server's time")
     for table in TABLES:
         model_rows = {i: r.key() for i, r in world.rows[table].items()}
         if db[table] != model_rows:
@@ -181,8 +191,22 @@ def _expect(world: World, caller: Caller, write, outcome: tuple) -> bool:
     return accepted
 
 
+def deleted_rows(conn) -> dict:
+    return {(t, i): row for t, i, row in conn.execute(DELETED_ROWS).fetchall()}
+
+
+def check_frozen(conn, world: World, before: dict, after: str) -> None:
+    """A caller's write leaves every row that was soft-deleted before it exactly as
+    it was: whoever left a house (or lost a row) sees nothing of its later life."""
+    now = deleted_rows(conn)
+    changed = sorted(f"{t} {namer(world)([i])[0]}" for (t, i), row in before.items() if now.get((t, i)) != row)
+    if changed:
+        raise Disagreement(f"after {after}: soft-deleted rows changed: {', '.join(changed)}")
+
+
 def check_write(conn, world: World, caller: Caller, write) -> None:
     """Run a write, keep it if accepted, and compare every table with the model."""
+    frozen = deleted_rows(conn)
     outcome = execute(conn, caller, write)
     if _expect(world, caller, write, outcome):
         pending = model.apply(world, caller, write)
@@ -192,6 +216,7 @@ def check_write(conn, world: World, caller: Caller, write) -> None:
                                  else ("api_keys", world.keys))
             remembered[outcome[1]] = next(r.id for t, r in pending if t == table)
     check_state(conn, world, f"{caller.label}: {write!r}")
+    check_frozen(conn, world, frozen, f"{caller.label}: {write!r}")
 
 
 def probe(conn, world: World, caller: Caller, write) -> None:
@@ -280,6 +305,31 @@ def sweep(conn, world: World, callers: list[Caller], tables) -> None:
         _sweep_functions(conn, world, callers, ids)
     if "houses" in tables:
         _sweep_house_liveness(conn, world, callers, ids)
+    if "members" in tables:
+        _sweep_hard_deletes(conn, world, callers, ids)
+
+
+def _sweep_hard_deletes(conn, world: World, callers: list[Caller], ids) -> None:
+    """service_role's DELETE of the core house's owners one by one, and the
+    deletion of an owner's account (auth.users, memberships cascading): the model
+    soft-deletes a live house whose last live owner goes (docs/decisions.md)."""
+    core = ids["houses"][0]
+    with conn.transaction(force_rollback=True):
+        gone = world.copy()
+        for member in [m for m in ids["members"] if m in {o.id for o in world.live_owners(core)}]:
+            with acting_as(conn, *session(SERVICE), keep=True) as cur:
+                cur.execute("DELETE FROM public.members WHERE id = %s", (member,))
+            model.hard_delete_members(gone, [member])
+            check_state(conn, gone, f"service_role: DELETE members {namer(world)([member])[0]}")
+        check_reads(conn, gone, callers)
+    owner = world.rows["houses"][core].data["created_by"]
+    if owner is not None:
+        with conn.transaction(force_rollback=True):
+            gone = world.copy()
+            conn.execute("DELETE FROM auth.users WHERE id = %s", (owner,))  # as the auth server does
+            model.delete_account(gone, owner)
+            check_state(conn, gone, "DELETE FROM auth.users (the core house's creator)")
+            check_reads(conn, gone, callers)
 
 
 def _sweep_house_liveness(conn, world: World, callers: list[Caller], ids) -> None:
@@ -312,6 +362,14 @@ def _sweep_inserts(conn, world, callers, table, ids, users) -> None:
             write = model.Insert(table, uuid.uuid5(uuid.NAMESPACE_URL, f"{table}/{house}/{caller.label}/{n}"),
                                  house if with_house else None, author, **first_parent)
             probe(conn, world, caller, write)
+    # One insert kept (then rolled back) and the whole state compared, so what a
+    # probe cannot see (the row's timestamps: the client sends its own) is checked.
+    kept = next(((c, w) for c in representatives(world, callers, house) for w in [model.Insert(
+        table, uuid.uuid5(uuid.NAMESPACE_URL, f"{table}/{house}/{c.label}/kept"), house, None, **first_parent)]
+        if model.allowed(world, c, w)), None)
+    if kept:
+        with conn.transaction(force_rollback=True):
+            check_write(conn, world.copy(), *kept)
 
 
 def _sweep_functions(conn, world, callers, ids) -> None:

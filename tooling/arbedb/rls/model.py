@@ -29,7 +29,7 @@ TRACKED = {
     "threads": ("agent_id", "environment_id", "status", "created_by"),
     "configs": ("agent_id", "environment_id", "value"),
     "secrets": ("environment_id", "name", "created_by"),
-    "invites": ("email", "role", "accepted_by", "expired"),
+    "invites": ("email", "role", "accepted_by", "expired", "invited_by"),
     "api_keys": ("agent_id", "name", "revoked", "expired"),
 }
 
@@ -290,7 +290,10 @@ def _invite_for(world: World, caller: Caller, token: str) -> Row | None:
     if invite is None or caller.user_id is None or caller.email is None:
         return None
     usable = not (invite.deleted or invite.data["accepted_by"] or invite.data["expired"])
-    if usable and world.house_live(invite.house_id) and invite.data["email"] == caller.email.strip().lower():
+    # Only while its inviter could still invite (server-made invites have none).
+    inviter = invite.data["invited_by"]
+    standing = inviter is None or RANK.get(world.role_in(inviter, invite.house_id), 0) >= RANK["admin"]
+    if usable and standing and world.house_live(invite.house_id) and invite.data["email"] == caller.email.strip().lower():
         return invite
     return None
 
@@ -350,7 +353,8 @@ def apply(world: World, caller: Caller, write) -> list[tuple[str, Row]]:
     elif write.function == "create_invite":
         house, email, role = write.args
         pending.append(("invites", Row(None, house, False, {"email": email.strip().lower(), "role": role,
-                                                              "accepted_by": None, "expired": False})))
+                                                              "accepted_by": None, "expired": False,
+                                                              "invited_by": user})))
     elif write.function == "accept_invite":
         invite = _invite_for(world, caller, write.args[0])
         invite.data["accepted_by"] = user
@@ -379,6 +383,22 @@ def insert_values(table: str, row_id: UUID) -> dict:
         "secrets": {"name": f"secret-{tag}"},
         "api_keys": {"name": f"key-{tag}", "prefix": f"{tag}0000"},
     }.get(table, {})
+
+
+# ------------------------------------------------------------------ hard deletes (service_role, auth)
+
+def hard_delete_members(world: World, member_ids) -> None:
+    """service_role's DELETE of memberships. A live house whose last live owner
+    goes this way is soft-deleted (docs/decisions.md), whatever else remains."""
+    gone = [world.rows["members"].pop(m) for m in member_ids]
+    for house in {m.house_id for m in gone if m.data["role"] == "owner" and not m.deleted}:
+        if world.house_live(house) and not world.live_owners(house):
+            world.rows["houses"][house].deleted = True
+
+
+def delete_account(world: World, user: UUID) -> None:
+    """DELETE FROM auth.users (how Supabase deletes an account): memberships cascade."""
+    hard_delete_members(world, [i for i, m in world.rows["members"].items() if m.data["user_id"] == user])
 
 
 # ------------------------------------------------------------------ reads by service_role

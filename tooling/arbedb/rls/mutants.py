@@ -26,8 +26,19 @@ from ..engine.declarative import declarative_files
 from ..errors import ArbedbError
 
 # Triggers whose job is bookkeeping, not access control: dropping one changes
-# no permission, so no permission test can (or should) notice.
-NOT_SECURITY_TRIGGERS = ("_touch_updated_at",)
+# no permission, so no permission test can (or should) notice. And the insert
+# stamps of the tables callers never INSERT into themselves: their rows come
+# from SECURITY DEFINER functions, which run as the owner (the stamp does not
+# apply to it) and never take a timestamp from the caller, so dropping one of
+# these changes nothing a caller can do. (The stamps of the tables callers do
+# insert into are mutated: the property sends client timestamps and checks.)
+NOT_SECURITY_TRIGGERS = ("_touch_updated_at", "members_stamp_inserted", "invites_stamp_inserted",
+                         "api_keys_stamp_inserted")
+# Not mutated at all: arbe.lock_house, the write of the house row that serialises
+# a house's soft delete with new memberships and owner changes (triggers/25).
+# What it guards only shows with two transactions open at once, and the property
+# runs in one; tests/test_concurrency_*.py kill it (turned into a plain row lock,
+# 16 of their 22 cases fail).
 
 # function -> [(what the mutation does, text in its source, replacement)]
 FUNCTION_MUTATIONS = {
@@ -42,7 +53,8 @@ FUNCTION_MUTATIONS = {
     "house_role": [("soft-deleted memberships count", "\n      AND m.deleted_at IS NULL", ""),
                    ("soft-deleted houses count", "\n      AND m.house_deleted_at IS NULL", "")],
     "cascade_house_liveness": [("a restored house stays dead to its members",
-                                "WHERE m.house_id = NEW.id", "WHERE m.house_id = NEW.id AND NEW.deleted_at IS NOT NULL")],
+                                "WHERE m.house_id = NEW.id", "WHERE m.house_id = NEW.id AND NEW.deleted_at IS NOT NULL"),
+                               ("removed members see the house's later life", " AND m.deleted_at IS NULL", "")],
     "house_has_members": [("every house looks memberless", "SELECT EXISTS", "SELECT NOT EXISTS")],
     "keep_immutable": [("set-once columns change freely", " AND jsonb_typeof(old_row -> col) = 'null'", "")],
     "freeze_deleted": [("deleted rows stay writable", "IF OLD.deleted_at IS NOT NULL AND", "IF false AND")],
@@ -51,7 +63,9 @@ FUNCTION_MUTATIONS = {
         ("admins grant owner", "AND my_role IS DISTINCT FROM 'owner' THEN", "AND false THEN"),
         ("admins remove owners", "AND OLD.role <> 'owner'", ""),
     ],
-    "assert_keeps_an_owner": [("the last owner may go", "IF other_owners = 0 THEN", "IF false THEN")],
+    "assert_keeps_an_owner": [("the last owner may go", "IF NOT EXISTS", "IF false AND NOT EXISTS")],
+    "retire_ownerless_house": [("a house outlives its last owner's hard delete", "IF house.id IS NOT NULL",
+                                "IF false AND house.id IS NOT NULL")],
     "guard_houses": [("admins delete houses", "IF arbe.house_role(OLD.id) IS DISTINCT FROM 'owner' THEN", "IF false THEN")],
     "create_invite": [
         ("members invite", "< arbe.role_rank('admin') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can invite'",
@@ -64,6 +78,7 @@ FUNCTION_MUTATIONS = {
         ("used invites accepted", "\n      AND i.accepted_at IS NULL", ""),
         ("revoked invites accepted", "\n      AND i.deleted_at IS NULL\n", "\n"),
         ("invites to deleted houses accepted", "\n      AND h.deleted_at IS NULL", ""),
+        ("invites of removed admins accepted", "AND m.role IN ('owner', 'admin')))", "OR true))"),
     ],
     "create_api_key": [("members create keys", "< arbe.role_rank('admin') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can create",
                         "< arbe.role_rank('member') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can create")],

@@ -47,6 +47,7 @@ class RowSpec:
     deleted: bool = False
     flag: bool = False  # invites: expired; api_keys: revoked; secrets: has a value
     other: int = 0  # invites: whose email (user index), accepted by them when >= 100
+    inviter: int | None = None  # invites: who created it (user index), None for server-made
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,10 @@ CORE_ROWS = (
     RowSpec("threads", 0, parent=0), RowSpec("threads", 0, deleted=True),
     RowSpec("configs", 0), RowSpec("configs", 0, parent=1, deleted=True),
     RowSpec("secrets", 0, flag=True), RowSpec("secrets", 0, deleted=True, flag=True),
-    RowSpec("invites", 0, other=1), RowSpec("invites", 0, deleted=True), RowSpec("invites", 0, other=101),
+    RowSpec("invites", 0, other=1, inviter=1), RowSpec("invites", 0, deleted=True), RowSpec("invites", 0, other=101),
     RowSpec("invites", 0, flag=True, other=1),
+    # Made by the admin who was removed since (user3): it no longer works.
+    RowSpec("invites", 0, other=2, inviter=3),
     RowSpec("api_keys", 0, other=1), RowSpec("api_keys", 0, other=0), RowSpec("api_keys", 0, flag=True, other=1),
     RowSpec("api_keys", 0, deleted=True, other=1),
 )
@@ -93,7 +96,7 @@ def world_specs(draw, min_users: int = 1, max_users: int = 8, max_houses: int = 
         st.builds(MemberSpec, user, house, st.sampled_from(ROLES), st.booleans()), max_size=12)))
     rows = CORE_ROWS + (CORE_DELETED_HOUSE_ROWS if n_houses > 1 else ()) + tuple(draw(st.lists(st.builds(
         RowSpec, st.sampled_from(TABLES[2:]), house, st.none() | st.integers(0, 2), st.booleans(), st.booleans(),
-        st.integers(0, 120)), max_size=12)))
+        st.integers(0, 120), st.none() | user), max_size=12)))
     return WorldSpec(users, houses, members, rows)
 
 
@@ -107,7 +110,7 @@ PROJECTION = {
     "threads": "agent_id, environment_id, status, created_by",
     "configs": "agent_id, environment_id, value::text",
     "secrets": "environment_id, name, created_by",
-    "invites": "lower(email), role, accepted_by, expires_at <= now()",
+    "invites": "lower(email), role, accepted_by, expires_at <= now(), invited_by",
     # revoked_at = now() set again in the same transaction changes nothing, so
     # the model must tell "revoked earlier" from "revoked by this transaction".
     "api_keys": "agent_id, name, CASE WHEN revoked_at = now() THEN 'now' WHEN revoked_at IS NOT NULL THEN 'earlier' END, "
@@ -150,7 +153,10 @@ def load(conn, spec: WorldSpec) -> World:
         creator = users[h.creator] if h.creator is not None and h.creator < len(users) else None
         hid = w.house(f"house {len(houses)}", created_by=creator, deleted_at=now if h.deleted else None)
         if h.memberless:
+            # Deleting a live house's last owner soft-deletes it (triggers/40_guards.sql);
+            # service_role restores it, which is how such a house can exist.
             conn.execute("DELETE FROM public.members WHERE house_id = %s", (hid,))
+            conn.execute("UPDATE public.houses SET deleted_at = %s WHERE id = %s", (now if h.deleted else None, hid))
         houses.append(hid)
     for m in spec.members:
         if not m.deleted and conn.execute(
@@ -176,6 +182,8 @@ def load(conn, spec: WorldSpec) -> World:
                           expires_at=past if r.flag else future)
             if r.other >= 100:
                 values.update(accepted_at=now, accepted_by=users[r.other % spec.users])
+            if r.inviter is not None:
+                values.update(invited_by=users[r.inviter % spec.users])
         if r.table == "api_keys":
             values.update(revoked_at=past if r.flag else None, expires_at=past if r.other % 3 == 0 else None)
         row_id = w.row(r.table, house, **{k: v for k, v in values.items() if v is not None})

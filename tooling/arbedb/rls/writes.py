@@ -14,6 +14,7 @@ from ..testing.impersonate import acting_as, probing_as, user_claims
 from .model import BULK_COLUMN, DIRECT_INSERT, ROLES_ALL, Call, Caller, Insert, Update, World, insert_values
 
 NOW = "now"  # an Update value meaning now()
+CLIENT_TIME = "2000-01-01T00:00:00Z"
 
 # Per table, the columns an UPDATE may try, each with where its values come from:
 # "now", a set of literal values, or ids of a table ("@users", "@houses", "@agents").
@@ -127,6 +128,8 @@ def _statement(write) -> tuple[sql.Composable, list]:
         values = {"id": write.id, "house_id": write.house_id}
         values.update({c: getattr(write, c) for c in OPTIONAL_COLUMNS[write.table]})
         values.update(insert_values(write.table, write.id))
+        # A client's own clock, which the database must not keep (checks.check_state).
+        values.update(created_at=CLIENT_TIME, updated_at=CLIENT_TIME)
         values = {k: v for k, v in values.items() if v is not None}
         return sql.SQL("INSERT INTO public.{} ({}) VALUES ({})").format(
             sql.Identifier(write.table), sql.SQL(", ").join(map(sql.Identifier, values)),
