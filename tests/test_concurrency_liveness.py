@@ -29,10 +29,12 @@ def _stale_copies(conn, house) -> list:
 
 
 def _world(conn, deleted: bool):
-    """A house (live or soft-deleted), its owner, a newcomer and an invite for them."""
+    """A house (live or soft-deleted), its owner, a newcomer and an invite for them,
+    and a member who left."""
     w = WorldBuilder(conn)
     owner, newcomer = w.user("owner@example.com"), w.user("new@example.com")
     house = w.house("h", created_by=owner)
+    w.member(house, w.user("left@example.com"), "member", deleted_at="2020-01-01")
     with conn.cursor() as cur:
         set_identity(cur, AUTHENTICATED, user_claims(owner))
         token = cur.execute("SELECT arbe.create_invite(%s, 'new@example.com', 'admin')", (house,)).fetchone()[0]
@@ -46,13 +48,18 @@ def _world(conn, deleted: bool):
 def _steps(kind, house, owner, newcomer, token):
     house_side = (Step(AUTHENTICATED, user_claims(owner), DELETE_HOUSE, (house,)) if kind != "restore vs insert"
                   else Step(*SERVICE_STEP, RESTORE_HOUSE, (house,)))
-    member_side = (Step(AUTHENTICATED, user_claims(newcomer, "new@example.com"), "SELECT arbe.accept_invite(%s)",
-                        (token,)) if kind == "delete vs accept_invite"
-                   else Step(*SERVICE_STEP, ADD_MEMBER, (house, newcomer)))
+    if kind == "delete vs accept_invite":
+        member_side = Step(AUTHENTICATED, user_claims(newcomer, "new@example.com"), "SELECT arbe.accept_invite(%s)",
+                           (token,))
+    elif kind == "delete vs membership restore":
+        member_side = Step(*SERVICE_STEP, "UPDATE public.members SET deleted_at = NULL "
+                           "WHERE house_id = %s AND deleted_at IS NOT NULL AND user_id <> %s", (house, newcomer))
+    else:
+        member_side = Step(*SERVICE_STEP, ADD_MEMBER, (house, newcomer))
     return house_side, member_side
 
 
-KINDS = ("delete vs accept_invite", "delete vs insert", "restore vs insert")
+KINDS = ("delete vs accept_invite", "delete vs insert", "restore vs insert", "delete vs membership restore")
 
 
 @pytest.mark.parametrize("house_first", [True, False], ids=["house first", "membership first"])

@@ -38,7 +38,7 @@ NOT_SECURITY_TRIGGERS = ("_touch_updated_at", "members_stamp_inserted", "invites
 # a house's soft delete with new memberships and owner changes (triggers/25).
 # What it guards only shows with two transactions open at once, and the property
 # runs in one; tests/test_concurrency_*.py kill it (turned into a plain row lock,
-# 16 of their 22 cases fail).
+# 18 of their 26 cases fail).
 
 # function -> [(what the mutation does, text in its source, replacement)]
 FUNCTION_MUTATIONS = {
