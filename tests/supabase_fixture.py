@@ -46,6 +46,7 @@ SUPERUSER = "supabase_admin"
 STEPS = (
     (MIGRATING_ROLE, "10_init_scripts.sql"),
     (SUPERUSER, "20_migrations.sql"),
+    (SUPERUSER, "25_vault_stand_in.sql"),  # where 20_migrations.sql skips supabase_vault
     ("supabase_auth_admin", "30_gotrue.sql"),
     (SUPERUSER, "40_services.sql"),
 )

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from arbedb.rls.checks import PRIVATE_TABLES
 from arbedb.testing.impersonate import as_service, as_user, set_identity, user_claims
 from arbedb.testing.world import WorldBuilder
 
@@ -227,9 +228,6 @@ def test_secret_set_by_admin_read_by_service_only(arbedb_conn, house):
     with pytest.raises(errors.InsufficientPrivilege):
         with as_user(arbedb_conn, house["admin"]) as cur:
             cur.execute("SELECT * FROM arbe_private.secret_values")
-
-
-PRIVATE_TABLES = ("arbe_private.invite_tokens", "arbe_private.api_key_hashes", "arbe_private.secret_values")
 
 
 def test_private_tables_show_nothing_even_after_a_stray_grant(arbedb_conn, house):

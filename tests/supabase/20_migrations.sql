@@ -115,7 +115,8 @@ ALTER ROLE authenticator SET lock_timeout = '8s';
 REVOKE supabase_admin FROM authenticator;
 
 -- == 20221207154255_create_pgsodium_and_vault ===================================
--- Skipped: pgsodium and supabase_vault are not packaged by Debian.
+-- Skipped: pgsodium and supabase_vault are not packaged by Debian (25_vault_stand_in.sql
+-- stands in for Vault's interface).
 
 -- == 20230201083204_grant_auth_roles_to_postgres ================================
 GRANT anon, authenticated, service_role TO postgres;

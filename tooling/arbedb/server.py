@@ -19,6 +19,12 @@ trusted, as on a development server bound to 127.0.0.1 without a unix socket.
 (pg_hba matches a logical walsender by user like any login, not by the
 ``replication`` keyword.)
 
+Secret values are sealed with a key the database never holds (policies/
+52_secrets.sql): the server generates one on first start, ``secret.key`` beside
+the data directory (so pg_basebackup and copies of ``data/`` do not carry it),
+readable by the server's user only, and names it in ``arbedb.secret_key_file``.
+Losing the file loses every stored secret value; back it up apart from the data.
+
 PostgreSQL refuses to run as root. When we are root, every server process is
 started as an unprivileged system user (``postgres`` if the machine has one,
 else ``arbedb``, created on first use) that owns the data directory.
@@ -31,6 +37,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import socket
 import stat
@@ -188,6 +195,7 @@ class LocalServer:
         self.data = self.home / "data"
         self.state_file = self.home / "server.json"
         self.log_file = self.home / "postgres.log"
+        self.secret_key_file = self.home / "secret.key"
         self.ephemeral = ephemeral
         self._binaries = binaries
 
@@ -276,8 +284,18 @@ class LocalServer:
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write("\ninclude_if_exists = 'arbedb.conf'\n")
 
+    def _ensure_secret_key(self) -> None:
+        """A 256-bit key as 64 hex digits, created once, never overwritten."""
+        try:
+            fd = os.open(self.secret_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+
     def _write_settings(self, port: int) -> None:
-        settings = {**BASE_SETTINGS, "port": str(port)}
+        self._ensure_secret_key()
+        settings = {**BASE_SETTINGS, "port": str(port), "arbedb.secret_key_file": "'" + str(self.secret_key_file).replace("'", "''") + "'"}
         if self.ephemeral:
             settings.update(EPHEMERAL_SETTINGS)
         body = "# written by arbedb on every start\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())

@@ -170,8 +170,9 @@ def _new_fields(tree: dict, fn: Function) -> dict:
             return
         line = node.get("lineno", line)
         assign = node.get("PLpgSQL_stmt_assign")
-        if assign is not None and assign.get("varno", -1) < len(datums):
-            rec = datums[assign["varno"]].get("PLpgSQL_recfield")
+        # (The parse tree's JSON leaves out a zero varno: the function's first datum.)
+        if assign is not None and assign.get("varno", 0) < len(datums):
+            rec = datums[assign.get("varno", 0)].get("PLpgSQL_recfield")
             if rec and rec.get("recparentno") == new_no:
                 fields.setdefault(rec["fieldname"], _source_line(fn, assign.get("lineno", line)))
         row = node.get("PLpgSQL_row")

@@ -85,6 +85,17 @@ def check_reads(conn, world: World, callers: list[Caller]) -> None:
                                    f"model {model.secret_value(world, secret)!r}")
 
 
+def check_secrets_sealed(conn, world: World) -> None:
+    """No value the world set is stored in clear: what lies at rest (and so in the
+    WAL a REPLICATION role decodes) never contains it. Read as the owner."""
+    name = namer(world)
+    stored = dict(conn.execute("SELECT secret_id, sealed FROM arbe_private.secret_values").fetchall())
+    for secret, value in world.secret_values.items():
+        if secret in stored and value.encode() in bytes(stored[secret]):
+            raise Disagreement(f"secret {name([secret])[0]}: its value {value!r} is stored in clear "
+                               "in arbe_private.secret_values")
+
+
 def check_anon_refused(conn) -> None:
     for table in TABLES:
         try:
@@ -131,6 +142,37 @@ def probe_caller(world: World, role: str) -> Caller:
     user = min(world.users, key=lambda u: world.users[u] or "") if world.users else None  # user0: an owner
     return Caller(f"role {role} with a user's token", role=role,
                   claims=json.dumps(user_claims(user)) if user else None)
+
+
+PRIVATE_TABLES = ("arbe_private.invite_tokens", "arbe_private.api_key_hashes", "arbe_private.secret_values")
+
+
+def stray_grantee() -> str:
+    """A role holding every privilege on arbe_private's tables, as one stray GRANT
+    would give a caller role: RLS (on, forced, no policy) must still show it no
+    row and let it change none. Lives as long as the run's transaction."""
+    import os
+
+    return f"arbedb_stray_{os.getpid()}"
+
+
+def create_stray_grantee(conn) -> None:
+    role = stray_grantee()
+    conn.execute(f"CREATE ROLE {role} NOLOGIN")
+    conn.execute(f"GRANT {role} TO CURRENT_USER")
+    conn.execute(f"GRANT USAGE ON SCHEMA arbe_private TO {role}")
+    conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(PRIVATE_TABLES)} TO {role}")
+
+
+def check_private_behind_rls(conn) -> None:
+    with conn.transaction(force_rollback=True):
+        conn.execute(f"SET LOCAL ROLE {stray_grantee()}")
+        for table in PRIVATE_TABLES:
+            seen = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            deleted = conn.execute(f"DELETE FROM {table}").rowcount
+            if seen or deleted:
+                raise Disagreement(f"a role granted {table} sees {seen} row(s) and deletes {deleted}: "
+                                   "its RLS (no policy: nothing for anyone) is off")
 
 
 def leak_grants_to_anon(conn) -> None:
@@ -399,6 +441,7 @@ def prepare_run(conn) -> str:
     check_anon_refused(conn)
     check_service_only(conn)
     leak_grants_to_anon(conn)
+    create_stray_grantee(conn)
     return create_probe_role(conn)
 
 
@@ -417,6 +460,8 @@ def check_world(conn, spec, data, probe_role: str, n_writes: int = WRITES_PER_WO
                 history.append(f"{caller.label}: {write!r}")
                 check_write(conn, world, caller, write)
             check_reads(conn, world, callers)
+            check_secrets_sealed(conn, world)
+            check_private_behind_rls(conn)
         except Disagreement as exc:
             raise Disagreement(f"{exc}\n{describe(world, history)}") from None
 

@@ -90,6 +90,8 @@ class World:
     tokens: dict[str, UUID] = field(default_factory=dict)  # invite token -> invite id
     keys: dict[str, UUID] = field(default_factory=dict)  # api key -> api_keys id
     secret_values: dict[UUID, str] = field(default_factory=dict)
+    # False where the server has no sealing key: set_secret then refuses everyone.
+    secrets_sealable: bool = True
 
     def copy(self) -> World:
         return copy.deepcopy(self)
@@ -314,7 +316,8 @@ def _call_allowed(world: World, caller: Caller, w: Call) -> bool:
             agent is None or (agent_row is not None and agent_row.house_id == house and not agent_row.deleted))
     if name == "set_secret":
         secret = world.rows["secrets"].get(args[0])
-        return secret is not None and not secret.deleted and secret.house_id in world.houses_of(user, "admin")
+        return (world.secrets_sealable and secret is not None and not secret.deleted
+                and secret.house_id in world.houses_of(user, "admin"))
     raise ValueError(f"unknown function {name}")
 
 

@@ -3,7 +3,8 @@
 Mutants are derived from the project's own policies/ and triggers/ with pglast
 (the PostgreSQL parser): every policy gets its USING / WITH CHECK replaced by
 true, is dropped, and is widened from TO authenticated to PUBLIC; every guard
-trigger is dropped; every column-limited grant is widened to the whole table.
+trigger is dropped; every column-limited grant is widened to the whole table;
+every table whose RLS the policies enable (arbe_private's) gets it disabled.
 Function bodies get the curated mutations in FUNCTION_MUTATIONS (a condition
 removed, a rank loosened, a check short-circuited), each of which must match
 the current source exactly once, so the list cannot silently go stale.
@@ -20,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import pglast
+from pglast.enums import AlterTableType
 
 from ..config import Project
 from ..engine.declarative import declarative_files
@@ -91,6 +93,9 @@ FUNCTION_MUTATIONS = {
     "set_secret": [("members set secrets", "< arbe.role_rank('admin') THEN\n        RAISE EXCEPTION 'only an admin or owner of the secret",
                     "< arbe.role_rank('member') THEN\n        RAISE EXCEPTION 'only an admin or owner of the secret")],
     "read_secret": [("deleted secrets readable", "s.deleted_at IS NULL AND ", "")],
+    # Sealing and unsealing both still round-trip, so only the at-rest check can see it.
+    "secret_keystream": [("secret values stored in clear", "arbe_private.hmac_sha256(\n            enc.key, nonce || pg_catalog.int4send(i))",
+                          "pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')")],
 }
 # Functions only service_role may run: granting them to callers is a mutant too.
 SERVICE_ONLY = ("arbe.resolve_api_key(text)", "arbe.read_secret(uuid)")
@@ -134,6 +139,10 @@ def _function_mutants(node, source: str, path: str) -> list[Mutant]:
     return out
 
 
+def _enables_rls(node) -> bool:
+    return any(cmd.subtype == AlterTableType.AT_EnableRowSecurity for cmd in node.cmds)
+
+
 def derive(project: Project) -> list[Mutant]:
     mutants: list[Mutant] = []
     seen_functions = set()
@@ -151,6 +160,11 @@ def derive(project: Project) -> list[Mutant]:
                 # (FUNCTION_MUTATIONS names arbe's functions; public's Data API wrappers share their names.)
                 seen_functions.add(node.funcname[-1].sval)
                 mutants += _function_mutants(node, source, f.relpath)
+            elif kind == "AlterTableStmt" and _enables_rls(node):
+                table = f"{node.relation.schemaname}.{node.relation.relname}"
+                mutants.append(Mutant(f"table {table}: RLS disabled",
+                                      f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY, NO FORCE ROW LEVEL SECURITY;",
+                                      f.relpath))
             elif kind == "GrantStmt" and node.is_grant and any(p.cols for p in node.privileges or []):
                 for obj in node.objects:
                     grantees = ", ".join(g.rolename for g in node.grantees)

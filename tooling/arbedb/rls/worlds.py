@@ -142,7 +142,7 @@ def load(conn, spec: WorldSpec) -> World:
     """Insert the world as service_role; returns the model of what was loaded."""
     rng = random.Random(0)  # same spec, same ids: hypothesis replays a world exactly
     w = WorldBuilder(conn, new_id=lambda: uuid.UUID(int=rng.getrandbits(128), version=4), switch_role=False)
-    world = World()
+    world = World(secrets_sealable=conn.execute("SELECT arbe_private.secrets_sealable()").fetchone()[0])
     now = datetime.now(timezone.utc)
     past, future = now - timedelta(days=1), now + timedelta(days=7)
     users = [w.user(f"user{i}@example.com") for i in range(spec.users)]
@@ -205,9 +205,8 @@ def _credential_for(conn, world: World, spec: RowSpec, row_id: uuid.UUID) -> Non
         key = f"arbe_key{row_id.hex}"
         conn.execute("INSERT INTO arbe_private.api_key_hashes VALUES (%s, %s)", (row_id, token_hash(key)))
         world.keys[key] = row_id
-    elif spec.table == "secrets" and spec.flag:
-        conn.execute("INSERT INTO arbe_private.secret_values (secret_id, value) VALUES (%s, %s)",
-                     (row_id, f"value-{row_id.hex[:6]}"))
+    elif spec.table == "secrets" and spec.flag and world.secrets_sealable:
+        conn.execute("SELECT arbe_private.store_secret(%s, %s)", (row_id, f"value-{row_id.hex[:6]}"))  # sealed
         world.secret_values[row_id] = f"value-{row_id.hex[:6]}"
 
 
