@@ -156,8 +156,9 @@ def derive(project: Project) -> list[Mutant]:
             elif kind == "CreateTrigStmt" and not node.trigname.endswith(NOT_SECURITY_TRIGGERS):
                 mutants.append(Mutant(f"trigger {node.trigname}: dropped",
                                       f"DROP TRIGGER {node.trigname} ON public.{node.relation.relname};", f.relpath))
-            elif kind == "CreateFunctionStmt" and node.funcname[0].sval == "arbe":
-                # (FUNCTION_MUTATIONS names arbe's functions; public's Data API wrappers share their names.)
+            elif kind == "CreateFunctionStmt" and node.funcname[0].sval in ("arbe", "arbe_private"):
+                # (FUNCTION_MUTATIONS names arbe's and arbe_private's functions; public's Data API
+                # wrappers share arbe's names.)
                 seen_functions.add(node.funcname[-1].sval)
                 mutants += _function_mutants(node, source, f.relpath)
             elif kind == "AlterTableStmt" and _enables_rls(node):
