@@ -75,14 +75,23 @@ BEGIN
 END
 $$;
 
--- Whether a house has any membership row at all, live or soft-deleted. Used only
--- by houses_select so a house's creator can see it during its own INSERT.
-CREATE OR REPLACE FUNCTION arbe.house_has_members(house_id uuid) RETURNS boolean
+-- Whether a house *the caller created* has any membership row, live or
+-- soft-deleted; false for every other id (another's house, an unknown id, or
+-- the house the caller's INSERT is writing right now, which is not in the table
+-- yet). Used only by houses_select, so a creator sees their house during its own
+-- INSERT … RETURNING (before the AFTER trigger makes them its owner). It answers
+-- about the caller's own creations only: called directly with any other house's
+-- id it says false, the same as for an id that does not exist, so it cannot
+-- tell whether a house exists or has members.
+CREATE OR REPLACE FUNCTION arbe.created_house_has_members(house_id uuid) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
-    RETURN (SELECT EXISTS (SELECT FROM public.members AS m WHERE m.house_id = house_has_members.house_id));
+    RETURN (SELECT EXISTS (
+        SELECT FROM public.houses AS h
+        JOIN public.members AS m ON m.house_id = h.id
+        WHERE h.id = created_house_has_members.house_id AND h.created_by = arbe.caller_id()));
 END
 $$;
 
@@ -90,6 +99,6 @@ $$;
 -- caller needs EXECUTE on what they call; anon never reaches a policy because it
 -- holds no table privilege at all.
 REVOKE ALL ON FUNCTION arbe.role_rank(text), arbe.caller_house_ids(text), arbe.is_house_member(uuid),
-arbe.house_role(uuid), arbe.house_has_members(uuid) FROM PUBLIC, anon;
+arbe.house_role(uuid), arbe.created_house_has_members(uuid) FROM PUBLIC, anon;
 GRANT EXECUTE ON FUNCTION arbe.role_rank(text), arbe.caller_house_ids(text), arbe.is_house_member(uuid),
-arbe.house_role(uuid), arbe.house_has_members(uuid) TO authenticated;
+arbe.house_role(uuid), arbe.created_house_has_members(uuid) TO authenticated;

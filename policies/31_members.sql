@@ -5,6 +5,10 @@
 -- at all (their own, or any row of a house where they are admin+); which changes
 -- are allowed (role rules, removals, the last owner) is the guard trigger's job
 -- in triggers/40_guards.sql, because it depends on the old and new row together.
+--
+-- Both arms of each policy are served by an index: `user_id = …` by
+-- members_user_idx (revision 0006, every membership, live or not),
+-- `house_id = ANY(…)` by members_house_idx; PostgreSQL ORs them as a BitmapOr.
 
 DROP POLICY IF EXISTS members_select ON public.members;
 CREATE POLICY members_select ON public.members

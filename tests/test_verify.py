@@ -48,6 +48,8 @@ def test_applied_project_meets_every_convention(arbedb_dsn, arbedb_project):
      "policy agents_delete on public.agents"),
     ("GRANT SELECT ON arbe_private.secret_values TO authenticated", "ARB021", "arbe_private.secret_values"),
     ("DROP TRIGGER agents_touch_updated_at ON public.agents", "ARB022", "public.agents"),
+    ("GRANT EXECUTE ON FUNCTION arbe.assert_keeps_an_owner(uuid, uuid) TO authenticated", "ARB023",
+     "arbe.assert_keeps_an_owner(uuid, uuid)"),
 ])
 def test_a_broken_convention_is_reported_on_its_object(arbedb_dsn, arbedb_project, statement, code, obj):
     _run(arbedb_dsn, statement)

@@ -169,16 +169,33 @@ BEGIN
             USING ERRCODE = '42501';
         END IF;
     END IF;
-    IF OLD.role = 'owner' AND OLD.deleted_at IS NULL
-       AND (NEW.role IS DISTINCT FROM 'owner' OR NEW.deleted_at IS NOT NULL) THEN
-        PERFORM arbe.assert_keeps_an_owner(OLD.house_id, OLD.id);
-    END IF;
     RETURN NEW;
 END
 $$;
 
 CREATE OR REPLACE TRIGGER members_guard BEFORE UPDATE ON public.members
 FOR EACH ROW EXECUTE FUNCTION arbe.guard_members();
+
+-- The last-owner rule, for every writer, in a trigger of its own: SECURITY
+-- DEFINER, so it calls arbe.assert_keeps_an_owner as the owner and no caller
+-- needs EXECUTE on it (called directly, it would lock any house's row for as
+-- long as the caller's transaction stays open). A trigger function needs no
+-- EXECUTE grant to fire. Fires after members_guard (triggers run in name order).
+CREATE OR REPLACE FUNCTION arbe.keep_an_owner() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    PERFORM arbe.assert_keeps_an_owner(OLD.house_id, OLD.id);
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER members_keep_an_owner BEFORE UPDATE ON public.members
+FOR EACH ROW WHEN (
+    old.role = 'owner' AND old.deleted_at IS NULL AND (new.role IS DISTINCT FROM 'owner' OR new.deleted_at IS NOT NULL)
+)
+EXECUTE FUNCTION arbe.keep_an_owner();
 
 -- houses: any admin may rename, only an owner may soft-delete (SPEC §5).
 CREATE OR REPLACE FUNCTION arbe.guard_houses() RETURNS trigger
@@ -203,6 +220,6 @@ FOR EACH ROW EXECUTE FUNCTION arbe.guard_houses();
 REVOKE ALL ON FUNCTION arbe.touch_updated_at(), arbe.stamp_inserted(), arbe.house_id_is_id(),
 arbe.inherit_house_id(), arbe.fill_created_by(), arbe.creator_becomes_owner(), arbe.keep_immutable(),
 arbe.guard_members(), arbe.guard_houses(), arbe.freeze_deleted(), arbe.retire_ownerless_house(),
-arbe.assert_keeps_an_owner(uuid, uuid) FROM PUBLIC, anon;
--- Called from SECURITY INVOKER trigger functions, so by whoever writes.
-GRANT EXECUTE ON FUNCTION arbe.assert_keeps_an_owner(uuid, uuid) TO authenticated, service_role;
+arbe.keep_an_owner() FROM PUBLIC, anon;
+-- Reached only through arbe.keep_an_owner, which runs as the owner (ARB023).
+REVOKE ALL ON FUNCTION arbe.assert_keeps_an_owner(uuid, uuid) FROM PUBLIC, anon, authenticated, service_role;

@@ -4,7 +4,7 @@ What: in a policy's USING or WITH CHECK, a call to a function outside
 pg_catalog (``auth.uid()``, ``arbe.caller_house_ids('member')``) or to
 ``current_setting`` whose arguments read no column of the row must sit inside a
 sub-select: ``(SELECT auth.uid())``, ``ARRAY(SELECT arbe.caller_house_ids())``.
-A helper that takes the row's own column (``arbe.house_has_members(id)``) is
+A helper that takes the row's own column (``arbe.created_house_has_members(id)``) is
 per row by nature and is not reported.
 
 Why: a bare call is evaluated for every row the scan visits; wrapped in an

@@ -1,0 +1,7 @@
+-- 0006 downgrade: the policies keep working without these indexes, only slower.
+-- Electric: no column changes; nothing re-syncs.
+
+-- arbedb: ignore squawk:require-concurrent-index-deletion because CONCURRENTLY cannot run in the apply's transaction, and dropping an index is quick
+DROP INDEX IF EXISTS public.houses_created_by_idx;
+-- arbedb: ignore squawk:require-concurrent-index-deletion because CONCURRENTLY cannot run in the apply's transaction, and dropping an index is quick
+DROP INDEX IF EXISTS public.members_user_idx;

@@ -1,0 +1,15 @@
+"""Indexes for the houses and members policies: every arm of their OR is an index scan
+
+Revision ID: 0006
+Revises: 0003
+Create Date: 2026-12-03
+"""
+
+from arbedb.migration import sql_revision
+
+revision = "0006"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+upgrade, downgrade = sql_revision(__file__)

@@ -1,0 +1,99 @@
+"""What one caller's read of houses and members costs must not depend on what other
+tenants store: every arm of those policies is an index scan (policies/30_houses.sql,
+policies/31_members.sql, revision 0006). The large-cluster figures are in
+bench/rls_overhead.py; here the plans are read on a few thousand houses, enough
+for the planner to prefer an index wherever one serves."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from arbedb.testing.impersonate import acting_as, user_claims
+
+OTHERS = 4000  # other tenants' houses: half with an author, half made by server code (created_by NULL)
+STATEMENTS = {
+    "houses": ("SELECT * FROM public.houses", "UPDATE public.houses SET name = name"),
+    "members": ("SELECT * FROM public.members", "UPDATE public.members SET updated_at = updated_at"),
+}
+
+
+@pytest.fixture
+def crowded(arbedb_conn):
+    """Many other tenants' houses, one membership each; a caller in two of them,
+    who has created one memberless house and left another they created."""
+    conn = arbedb_conn
+    caller, stranger = uuid.uuid4(), uuid.uuid4()
+    conn.execute("SET session_replication_role = replica")  # bulk load: no triggers
+    conn.execute("INSERT INTO auth.users (id) SELECT gen_random_uuid() FROM generate_series(1, 100)")
+    conn.execute("INSERT INTO auth.users (id) VALUES (%s), (%s)", (caller, stranger))
+    conn.execute("""
+        INSERT INTO public.houses (id, house_id, name, created_by)
+        SELECT h.id, h.id, 'h' || h.n, CASE WHEN h.n %% 2 = 0 THEN u.id END
+        FROM (SELECT gen_random_uuid() AS id, g AS n FROM generate_series(1, %s) g) AS h
+        LEFT JOIN LATERAL (SELECT id FROM auth.users WHERE id NOT IN (%s, %s) OFFSET h.n %% 100 LIMIT 1) AS u ON true
+    """, (OTHERS, caller, stranger))
+    conn.execute("""
+        INSERT INTO public.members (house_id, user_id, role)
+        SELECT h.id, coalesce(h.created_by, %s), 'owner' FROM public.houses h""", (stranger,))
+    mine = [r[0] for r in conn.execute("SELECT id FROM public.houses ORDER BY id LIMIT 2").fetchall()]
+    conn.execute("INSERT INTO public.members (house_id, user_id, role) SELECT unnest(%s::uuid[]), %s, 'member'",
+                 (mine, caller))
+    memberless, left = uuid.uuid4(), uuid.uuid4()
+    conn.execute("INSERT INTO public.houses (id, house_id, name, created_by) VALUES (%s, %s, 'mine', %s), "
+                 "(%s, %s, 'left', %s)", (memberless, memberless, caller, left, left, caller))
+    conn.execute("INSERT INTO public.members (house_id, user_id, role, deleted_at) VALUES (%s, %s, 'owner', now())",
+                 (left, caller))
+    conn.execute("SET session_replication_role = origin")
+    conn.commit()
+    conn.autocommit = True
+    conn.execute("ANALYZE public.houses, public.members")
+    conn.autocommit = False
+    return dict(caller=caller, mine=set(mine), memberless=memberless, left=left)
+
+
+def _scans(node: dict):
+    yield node
+    for child in node.get("Plans", ()):
+        yield from _scans(child)
+
+
+def plan_of(conn, claims, statement: str) -> list[dict]:
+    with acting_as(conn, "authenticated", claims) as cur:
+        return list(_scans(cur.execute("EXPLAIN (FORMAT JSON) " + statement).fetchone()[0][0]["Plan"]))
+
+
+CALLERS = {
+    "a member of two houses": lambda w: user_claims(w["caller"]),
+    "a member of none": lambda w: user_claims(uuid.uuid4()),
+    "nobody (no sub)": lambda w: {"role": "authenticated"},
+}
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("table", STATEMENTS)
+def test_houses_and_members_policies_are_served_by_an_index_whatever_other_tenants_store(
+        arbedb_conn, crowded, table, caller):
+    for statement in STATEMENTS[table]:
+        nodes = plan_of(arbedb_conn, CALLERS[caller](crowded), statement)
+        seq = [n for n in nodes if n["Node Type"] == "Seq Scan" and n.get("Relation Name") == table]
+        assert not seq, f"{statement} as {caller}: sequential scan over every tenant's {table}\n" + json.dumps(
+            nodes[0], indent=1)[:2000]
+
+
+def test_a_caller_reads_exactly_their_houses_and_memberships_from_a_crowded_cluster(arbedb_conn, crowded):
+    """The rewritten policies still say what they said: member houses, plus a
+    house the caller created that has no membership yet (never one they left)."""
+    with acting_as(arbedb_conn, "authenticated", user_claims(crowded["caller"])) as cur:
+        houses = {r[0] for r in cur.execute("SELECT id FROM public.houses").fetchall()}
+        members = cur.execute("SELECT house_id, user_id = %s FROM public.members", (crowded["caller"],)).fetchall()
+    assert houses == crowded["mine"] | {crowded["memberless"]}
+    assert crowded["left"] not in houses
+    # Own rows anywhere (the one left too), and every row of the two member houses.
+    assert {h for h, own in members if own} == crowded["mine"] | {crowded["left"]}
+    assert {h for h, own in members if not own} == crowded["mine"]
+    with acting_as(arbedb_conn, "authenticated", user_claims(uuid.uuid4())) as cur:
+        assert cur.execute("SELECT count(*) FROM public.houses").fetchone()[0] == 0
+        assert cur.execute("SELECT count(*) FROM public.members").fetchone()[0] == 0
