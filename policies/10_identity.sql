@@ -35,7 +35,20 @@ BEGIN
 END
 $$;
 
--- arbe.caller_email(): the JWT email, lower-cased, when the caller is somebody.
+-- arbe.email_key(email): the form two addresses are compared in: trimmed of
+-- spaces and lower-cased on ASCII letters only. Only ASCII, because lower()
+-- under a Unicode-aware collation (Supabase's databases have one) folds other
+-- characters too: the Kelvin sign U+212A becomes `k`, so a JWT email
+-- `\u212Aate@corp.com` would match an invite for `kate@corp.com`. The "C"
+-- collation makes lower() touch A-Z alone, whatever the database's locale.
+-- No SET clause and no table: PostgreSQL inlines it.
+CREATE OR REPLACE FUNCTION arbe.email_key(email text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.lower(pg_catalog.btrim(email) COLLATE pg_catalog."C")
+$$;
+
+-- arbe.caller_email(): the JWT email as arbe.email_key, when the caller is somebody.
 CREATE OR REPLACE FUNCTION arbe.caller_email() RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = ''
@@ -44,7 +57,7 @@ BEGIN
     IF arbe.caller_id() IS NULL THEN
         RETURN NULL;
     END IF;
-    RETURN nullif(lower(btrim(current_setting('request.jwt.claims', true)::jsonb ->> 'email')), '');
+    RETURN nullif(arbe.email_key(current_setting('request.jwt.claims', true)::jsonb ->> 'email'), '');
 END
 $$;
 
@@ -67,6 +80,7 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION arbe.caller_id(), arbe.caller_email(), arbe.caller_bypasses_rls() FROM PUBLIC, anon;
-GRANT EXECUTE ON FUNCTION arbe.caller_id(), arbe.caller_email(), arbe.caller_bypasses_rls()
+REVOKE ALL ON FUNCTION arbe.caller_id(), arbe.caller_email(), arbe.caller_bypasses_rls(), arbe.email_key(text)
+FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION arbe.caller_id(), arbe.caller_email(), arbe.caller_bypasses_rls(), arbe.email_key(text)
 TO authenticated, service_role;

@@ -37,7 +37,7 @@ BEGIN
         RAISE EXCEPTION 'an invite grants the role member or admin' USING ERRCODE = '22023';
     END IF;
     INSERT INTO public.invites (house_id, email, role, invited_by)
-    VALUES (create_invite.house_id, lower(btrim(create_invite.email)), create_invite.role, arbe.caller_id())
+    VALUES (create_invite.house_id, arbe.email_key(create_invite.email), create_invite.role, arbe.caller_id())
     RETURNING id INTO invite_id;
     INSERT INTO arbe_private.invite_tokens (invite_id, token_hash) VALUES (invite_id, arbe.token_hash(token));
     RETURN token;
@@ -72,7 +72,7 @@ BEGIN
             AND m.role IN ('owner', 'admin')))
       AND h.deleted_at IS NULL
       AND arbe.caller_email() IS NOT NULL
-      AND lower(i.email) = arbe.caller_email();
+      AND arbe.email_key(i.email) = arbe.caller_email();  -- ASCII case only (policies/10_identity.sql)
     RETURN invite;
 END
 $$;
