@@ -37,3 +37,17 @@ def test_every_policy_guard_and_grant_has_mutants(arbedb_project):
                      "policy threads_insert: WITH CHECK (true)", "trigger members_guard: dropped"):
         assert any(n.startswith(expected.split(":")[0]) for n in names), expected
     assert sum(n.startswith("execute ") for n in names) >= 2
+
+
+def test_private_tables_and_revoked_invite_accepts_are_in_the_property(arbedb_cluster, arbedb_template, arbedb_project):
+    """The property reads every arbe_private table as every caller kind, and tries
+    to accept revoked, expired and used invites: a stray grant on the private
+    tables, and an accept_invite that takes a soft-deleted invite, are killed."""
+    wanted = {"arbe_private's tables readable by callers": "arbe_private",
+              "function accept_invite: revoked invites accepted by accept_invite alone": "accept_invite"}
+    mutants = [m for m in derive(arbedb_project) if m.name in wanted]
+    assert len(mutants) == len(wanted)
+    verdicts = run_mutants(arbedb_cluster.admin_dsn, arbedb_template, mutants, examples=2, seed_value=0, jobs=2)
+    for verdict in verdicts:
+        assert verdict.killed, f"{verdict.mutant.name} survived: {verdict.reason}"
+        assert wanted[verdict.mutant.name] in verdict.reason, verdict.reason

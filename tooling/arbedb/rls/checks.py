@@ -3,6 +3,7 @@
 For each world (a savepoint, inside one transaction for the whole run; both are
 always rolled back, so nothing stays):
 - every caller x table: the rows SELECT returns are the model's;
+- no caller reads a row of any arbe_private table;
 - anon without grants is refused outright, and with grants leaked to it still
   sees and changes nothing (the policies name authenticated only);
 - invite look-ups, API-key resolution and secret reads answer as the model says;
@@ -18,12 +19,14 @@ always rolled back, so nothing stays):
 from __future__ import annotations
 
 import json
+import random
 
 import psycopg
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
+from psycopg import sql
 
-from ..testing.impersonate import acting_as, as_service, clear_identity, set_identity, user_claims
+from ..testing.impersonate import acting_as, as_service, clear_identity, probing_as, set_identity, user_claims
 from . import model
 from .model import TABLES, TRACKED, Caller, Row, World
 from .report import describe, namer
@@ -96,6 +99,30 @@ def check_secrets_sealed(conn, world: World) -> None:
                                "in arbe_private.secret_values")
 
 
+PRIVATE_TABLES = "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = 'arbe_private' ORDER BY 1"
+
+
+def check_private_unreadable(conn, callers: list[Caller]) -> None:
+    """No caller reads a row of any table in arbe_private (credential hashes,
+    secret values: SPEC §4). Each caller kind, each table (found in the catalog,
+    so a table added there is covered without a change here). Refused with
+    insufficient_privilege counts as nothing read, as does an empty result (RLS
+    on the private tables may hide every row from a caller who was granted the
+    table); any other error is a failure, so a broken probe cannot pass."""
+    tables = [r[0] for r in conn.execute(PRIVATE_TABLES).fetchall()]
+    for caller in callers:
+        for table in tables:
+            statement = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split(".")))
+            try:
+                with probing_as(conn, *session(caller), statement) as cur:
+                    seen = cur.fetchone()[0]
+            except psycopg.errors.InsufficientPrivilege:
+                continue
+            if seen:
+                raise Disagreement(f"{caller.label} SELECT {table}: database shows {seen} rows, model says none "
+                                   "(arbe_private is reachable only through the credential functions)")
+
+
 def check_anon_refused(conn) -> None:
     for table in TABLES:
         try:
@@ -133,7 +160,7 @@ def create_probe_role(conn) -> str:
     conn.execute(f"GRANT {role} TO CURRENT_USER")  # a non-superuser (Supabase's postgres) must be able to SET ROLE
     conn.execute(f"GRANT USAGE ON SCHEMA arbe TO {role}")
     conn.execute(f"GRANT EXECUTE ON FUNCTION arbe.caller_id(), arbe.caller_house_ids(text), arbe.role_rank(text), "
-                 f"arbe.house_has_members(uuid), arbe.caller_bypasses_rls(), arbe.house_role(uuid) TO {role}")
+                 f"arbe.created_house_has_members(uuid), arbe.caller_bypasses_rls(), arbe.house_role(uuid) TO {role}")
     conn.execute(f"GRANT SELECT, INSERT, UPDATE ON {tables} TO {role}")
     return role
 
@@ -454,6 +481,7 @@ def check_world(conn, spec, data, probe_role: str, n_writes: int = WRITES_PER_WO
         callers = callers_of(world) + [probe_caller(world, probe_role)]
         try:
             check_reads(conn, world, callers)
+            check_private_unreadable(conn, callers)
             sweep(conn, world, callers, sweep_tables)
             for _ in range(n_writes):
                 caller, write = data.draw(writes(world, callers))
@@ -469,7 +497,12 @@ def check_world(conn, spec, data, probe_role: str, n_writes: int = WRITES_PER_WO
 # Without a full sweep, each world sweeps one table. Drawn, not taken in turn:
 # what a world does must follow from its draws alone, or hypothesis cannot
 # replay and shrink a failing one.
-ONE_TABLE = st.sampled_from(TABLES).map(lambda t: (t,))
+# Through a drawn seed rather than st.sampled_from(TABLES), whose choices
+# hypothesis skews hard (at the test suite's seed, 60 worlds swept configs 23
+# times and secrets and invites never); a seeded Random still replays from the
+# draw. Coverage stays uneven (hypothesis repeats simple draws): the mutation
+# run's full sweep is what covers every table in every world.
+ONE_TABLE = st.integers(0, 2**32 - 1).map(lambda s: (random.Random(s).choice(TABLES),))
 
 
 def run(dsn: str, *, examples: int = 100, seed_value: int = 0, on_example=None, shrink: bool = True,

@@ -62,6 +62,15 @@ PARENTS = {
 }
 
 
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def email_key(email: str) -> str:
+    """arbe.email_key: spaces trimmed, A-Z lower-cased, nothing else folded
+    (str.lower() would fold the Kelvin sign U+212A to "k")."""
+    return email.strip(" ").translate(ASCII_LOWER)
+
+
 @dataclass
 class Row:
     id: UUID | None  # None until the database has assigned it (rows made by triggers/functions)
@@ -295,7 +304,7 @@ def _invite_for(world: World, caller: Caller, token: str) -> Row | None:
     # Only while its inviter could still invite (server-made invites have none).
     inviter = invite.data["invited_by"]
     standing = inviter is None or RANK.get(world.role_in(inviter, invite.house_id), 0) >= RANK["admin"]
-    if usable and standing and world.house_live(invite.house_id) and invite.data["email"] == caller.email.strip().lower():
+    if usable and standing and world.house_live(invite.house_id) and invite.data["email"] == email_key(caller.email):
         return invite
     return None
 
@@ -355,7 +364,7 @@ def apply(world: World, caller: Caller, write) -> list[tuple[str, Row]]:
             row.data[write.column] = write.value
     elif write.function == "create_invite":
         house, email, role = write.args
-        pending.append(("invites", Row(None, house, False, {"email": email.strip().lower(), "role": role,
+        pending.append(("invites", Row(None, house, False, {"email": email_key(email), "role": role,
                                                               "accepted_by": None, "expired": False,
                                                               "invited_by": user})))
     elif write.function == "accept_invite":

@@ -57,7 +57,7 @@ FUNCTION_MUTATIONS = {
     "cascade_house_liveness": [("a restored house stays dead to its members",
                                 "WHERE m.house_id = NEW.id", "WHERE m.house_id = NEW.id AND NEW.deleted_at IS NOT NULL"),
                                ("removed members see the house's later life", " AND m.deleted_at IS NULL", "")],
-    "house_has_members": [("every house looks memberless", "SELECT EXISTS", "SELECT NOT EXISTS")],
+    "created_house_has_members": [("a creator who left still sees the house", "SELECT EXISTS", "SELECT NOT EXISTS")],
     "keep_immutable": [("set-once columns change freely", " AND jsonb_typeof(old_row -> col) = 'null'", "")],
     "freeze_deleted": [("deleted rows stay writable", "IF OLD.deleted_at IS NOT NULL AND", "IF false AND")],
     "guard_members": [
@@ -69,19 +69,31 @@ FUNCTION_MUTATIONS = {
     "retire_ownerless_house": [("a house outlives its last owner's hard delete", "IF house.id IS NOT NULL",
                                 "IF false AND house.id IS NOT NULL")],
     "guard_houses": [("admins delete houses", "IF arbe.house_role(OLD.id) IS DISTINCT FROM 'owner' THEN", "IF false THEN")],
+    # (On a database with a C locale lower() folds only ASCII anyway; NFKC folds
+    # the Kelvin sign to K everywhere, as a Unicode-aware lower() does on Supabase.)
+    "email_key": [("emails folded beyond ASCII", 'pg_catalog.btrim(email) COLLATE pg_catalog."C"',
+                   "pg_catalog.normalize(pg_catalog.btrim(email), 'NFKC')")],
     "create_invite": [
         ("members invite", "< arbe.role_rank('admin') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can invite'",
          "< arbe.role_rank('member') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can invite'"),
         # (No "invites grant owner": the invites.role CHECK refuses it a second time.)
     ],
     "acceptable_invite": [
-        ("any email accepts", "\n      AND lower(i.email) = arbe.caller_email()", ""),
+        ("any email accepts", "\n      AND arbe.email_key(i.email) = arbe.caller_email()", ""),
         ("expired invites accepted", "\n      AND i.expires_at > now()", ""),
         ("used invites accepted", "\n      AND i.accepted_at IS NULL", ""),
         ("revoked invites accepted", "\n      AND i.deleted_at IS NULL\n", "\n"),
         ("invites to deleted houses accepted", "\n      AND h.deleted_at IS NULL", ""),
         ("invites of removed admins accepted", "AND m.role IN ('owner', 'admin')))", "OR true))"),
     ],
+    # accept_invite's own look-up, after the lock, no longer asks acceptable_invite:
+    # a soft-deleted (revoked) invite is accepted even though lookup_invite hides it.
+    "accept_invite": [("revoked invites accepted by accept_invite alone",
+                       "    invite := arbe.acceptable_invite(token);\n    IF invite.id IS NULL",
+                       "    SELECT i.* INTO invite FROM arbe_private.invite_tokens AS t\n"
+                       "    JOIN public.invites AS i ON i.id = t.invite_id\n"
+                       "    WHERE t.token_hash = arbe.token_hash(token) AND i.accepted_at IS NULL AND i.expires_at > now()\n"
+                       "      AND arbe.email_key(i.email) = arbe.caller_email();\n    IF invite.id IS NULL")],
     "create_api_key": [("members create keys", "< arbe.role_rank('admin') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can create",
                         "< arbe.role_rank('member') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can create")],
     "resolve_api_key": [
@@ -97,6 +109,10 @@ FUNCTION_MUTATIONS = {
     "secret_keystream": [("secret values stored in clear", "arbe_private.hmac_sha256(\n            enc.key, nonce || pg_catalog.int4send(i))",
                           "pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')")],
 }
+# One stray grant on the private schema: every credential hash and secret value
+# would be one SELECT away for any caller.
+PRIVATE_GRANT = ("GRANT USAGE ON SCHEMA arbe_private TO anon, authenticated; "
+                 "GRANT SELECT ON ALL TABLES IN SCHEMA arbe_private TO anon, authenticated;")
 # Functions only service_role may run: granting them to callers is a mutant too.
 SERVICE_ONLY = ("arbe.resolve_api_key(text)", "arbe.read_secret(uuid)")
 
@@ -174,6 +190,7 @@ def derive(project: Project) -> list[Mutant]:
     missing = set(FUNCTION_MUTATIONS) - seen_functions
     if missing:
         raise ArbedbError(f"FUNCTION_MUTATIONS names functions not in policies/ or triggers/: {sorted(missing)}")
+    mutants.append(Mutant("arbe_private's tables readable by callers", PRIVATE_GRANT, "policies/00_privileges.sql"))
     mutants += [Mutant(f"execute {fn} granted to authenticated", f"GRANT EXECUTE ON FUNCTION {fn} TO authenticated;",
                        "policies/") for fn in SERVICE_ONLY]
     return mutants

@@ -73,6 +73,10 @@ CORE_ROWS = (
     RowSpec("invites", 0, flag=True, other=1),
     # Made by the admin who was removed since (user3): it no longer works.
     RowSpec("invites", 0, other=2, inviter=3),
+    # For user3, who left house 0: a revoked, an expired and a used invite. Accepting
+    # any would make them a member again, a change every check sees.
+    RowSpec("invites", 0, deleted=True, other=3), RowSpec("invites", 0, flag=True, other=3),
+    RowSpec("invites", 0, other=103),
     RowSpec("api_keys", 0, other=1), RowSpec("api_keys", 0, other=0), RowSpec("api_keys", 0, flag=True, other=1),
     RowSpec("api_keys", 0, deleted=True, other=1),
 )
@@ -110,7 +114,7 @@ PROJECTION = {
     "threads": "agent_id, environment_id, status, created_by",
     "configs": "agent_id, environment_id, value::text",
     "secrets": "environment_id, name, created_by",
-    "invites": "lower(email), role, accepted_by, expires_at <= now(), invited_by",
+    "invites": "arbe.email_key(email), role, accepted_by, expires_at <= now(), invited_by",
     # revoked_at = now() set again in the same transaction changes nothing, so
     # the model must tell "revoked earlier" from "revoked by this transaction".
     "api_keys": "agent_id, name, CASE WHEN revoked_at = now() THEN 'now' WHEN revoked_at IS NOT NULL THEN 'earlier' END, "
@@ -138,6 +142,12 @@ def token_hash(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
+def email_of(user: int) -> str:
+    """User i's address. The domain has a `k` so that a caller can present it
+    with the Kelvin sign U+212A instead (see callers())."""
+    return f"user{user}@work.example"
+
+
 def load(conn, spec: WorldSpec) -> World:
     """Insert the world as service_role; returns the model of what was loaded."""
     rng = random.Random(0)  # same spec, same ids: hypothesis replays a world exactly
@@ -145,7 +155,7 @@ def load(conn, spec: WorldSpec) -> World:
     world = World(secrets_sealable=conn.execute("SELECT arbe_private.secrets_sealable()").fetchone()[0])
     now = datetime.now(timezone.utc)
     past, future = now - timedelta(days=1), now + timedelta(days=7)
-    users = [w.user(f"user{i}@example.com") for i in range(spec.users)]
+    users = [w.user(email_of(i)) for i in range(spec.users)]
     credentials = []  # written after the rows, as the connection's own (owner) role
     conn.execute("SET LOCAL ROLE service_role")
     houses = []
@@ -178,7 +188,7 @@ def load(conn, spec: WorldSpec) -> World:
                 values["environment_id" if kind == "environments" else "agent_id"] = options[r.parent % len(options)]
         if r.table == "invites":
             values.pop("name")
-            values.update(email=f"user{r.other % spec.users}@example.com", role=("member", "admin")[r.other % 2],
+            values.update(email=email_of(r.other % spec.users), role=("member", "admin")[r.other % 2],
                           expires_at=past if r.flag else future)
             if r.other >= 100:
                 values.update(accepted_at=now, accepted_by=users[r.other % spec.users])
@@ -219,11 +229,18 @@ BROKEN_CLAIMS = {
 }
 
 
+KELVIN = "\u212a"  # lower() under a Unicode-aware collation makes it `k`
+
+
 def callers(world: World) -> list[Caller]:
-    """Every user (some with their email in another case), anon, and nobodies."""
+    """Every user (some with their email in another ASCII case), user1 again
+    with a JWT email that only Unicode case folding would match, anon, and
+    nobodies."""
     out = []
     for i, (user, email) in enumerate(sorted(world.users.items(), key=lambda kv: kv[1])):
         out.append(Caller(f"user{i}", user, email.upper() if i % 2 else email))
+        if i == 1 and "k" in email:  # user1 holds a live invite in every world's core
+            out.append(Caller("user1 with a Kelvin-sign email", user, email.replace("k", KELVIN)))
     out.append(Caller("anon", anon=True))
     out += [Caller(label, claims=claims) for label, claims in BROKEN_CLAIMS.items()]
     if world.users:
