@@ -5,7 +5,7 @@ Revises: 0003
 Create Date: 2026-12-03
 """
 
-from arbedb.migration import sql_revision
+from arbedb.engine.migration import sql_revision
 
 revision = "0006"
 down_revision = "0003"
