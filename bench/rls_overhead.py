@@ -1,10 +1,12 @@
 """What RLS costs on the hot paths, measured side by side in one run.
 
-    .venv/bin/python bench/rls_overhead.py [--dsn URL] [--threads 1000000] [--repeat 15]
+    .venv/bin/python bench/rls_overhead.py [--dsn URL] [--threads 1000000] [--houses 100000] [--repeat 15]
 
 Data: 2,000 live houses with 5 members each, ``--threads`` threads spread evenly
-over them (10% soft-deleted), and three callers who belong to 1, 10 and 100
-houses. For each caller it prints the ratio of medians of:
+over them (10% soft-deleted), other tenants' houses up to ``--houses`` in all
+(one owner each; half created by 100 other users, half by server code with
+``created_by`` NULL), and three callers who belong to 1, 10 and 100 houses. For
+each caller it prints the ratio of medians of:
 
 (a) ``SELECT … FROM threads WHERE deleted_at IS NULL`` as the caller under RLS,
     to the same query run with RLS bypassed and the membership predicate written
@@ -16,6 +18,14 @@ houses. For each caller it prints the ratio of medians of:
 (d) for contrast, the membership lookup as it was before revision 0003 (house
     liveness read from houses, one probe per membership) to arbe.caller_house_ids
     as it is (members.house_deleted_at, one index-only scan): what the copy buys.
+
+and, in a second table, for houses and members:
+
+(e) ``SELECT … FROM houses`` as the caller under RLS, to the same query with RLS
+    bypassed and the policy's predicate written by hand;
+(f) the same for ``SELECT … FROM members``;
+(g) for contrast, (e) without the indexes of revision 0006 (dropped inside the
+    timed transaction and rolled back) to (e) as it is: what the indexes buy.
 
 Runs are interleaved (A, B, A, B, …) so drift on a shared machine hits both
 sides alike; absolute times are printed only as context. It starts its own
@@ -56,7 +66,36 @@ BY_HAND = """house_id = ANY (ARRAY(
     SELECT m.house_id FROM public.members m
     WHERE m.user_id = %(user)s AND m.deleted_at IS NULL AND m.house_deleted_at IS NULL))"""
 
+# houses and members, the policies' predicates by hand (30_houses.sql, 31_members.sql).
+MY_HOUSES = """ARRAY(SELECT m.house_id FROM public.members m
+    WHERE m.user_id = %(user)s AND m.deleted_at IS NULL AND m.house_deleted_at IS NULL)"""
+HOUSES_BY_HAND = f"""id = ANY ({MY_HOUSES}) OR (created_by = %(user)s
+    AND NOT EXISTS (SELECT FROM public.members m WHERE m.house_id = houses.id))"""
+MEMBERS_BY_HAND = f"user_id = %(user)s OR house_id = ANY ({MY_HOUSES})"
+HOUSES_LIST = "SELECT id, name, created_by, updated_at FROM houses"
+MEMBERS_LIST = "SELECT id, house_id, user_id, role FROM members"
+WITHOUT_0006 = "DROP INDEX public.houses_created_by_idx, public.members_user_idx"
+
 console = Console(width=140)  # the table is the output: never wrap it
+
+
+def load_other_tenants(conn, n_houses: int) -> None:
+    """Houses of other tenants up to ``n_houses`` in all, one owner membership each:
+    half created by 100 other users, half by server code (created_by NULL)."""
+    with conn.cursor() as cur:
+        cur.execute("SET session_replication_role = replica")
+        cur.execute("CREATE TEMP TABLE o AS SELECT gen_random_uuid() AS id, g AS n FROM generate_series(1, 100) g")
+        cur.execute("INSERT INTO auth.users (id) SELECT id FROM o")
+        cur.execute("""
+            INSERT INTO houses (id, house_id, name, created_by)
+            SELECT id, id, 'other ' || n, CASE WHEN n %% 2 = 0 THEN (SELECT o.id FROM o WHERE o.n = h.n %% 100 + 1) END
+            FROM (SELECT gen_random_uuid() AS id, g AS n FROM generate_series(1, %s) g) AS h""",
+                    (max(0, n_houses - HOUSES),))
+        cur.execute("""
+            INSERT INTO members (house_id, user_id, role)
+            SELECT h.id, coalesce(h.created_by, (SELECT id FROM o WHERE n = 1)), 'owner'
+            FROM houses h WHERE h.name LIKE 'other %%'""")
+        cur.execute("SET session_replication_role = origin")
 
 
 def load(conn, n_threads: int) -> dict[int, uuid.UUID]:
@@ -93,8 +132,10 @@ def load(conn, n_threads: int) -> dict[int, uuid.UUID]:
     return callers
 
 
-def timed(conn, role: str | None, claims: str | None, sql: str, params: dict) -> float:
+def timed(conn, role: str | None, claims: str | None, sql: str, params: dict, before: str | None = None) -> float:
     with conn.transaction(force_rollback=True), conn.cursor() as cur:
+        if before:
+            cur.execute(before)
         if role:
             cur.execute(f"SET LOCAL ROLE {role}")
         if claims:
@@ -119,16 +160,19 @@ def plan(conn, claims: str, sql: str, params: dict) -> str:
     return "\n".join(r[0] for r in rows)
 
 
-def run(dsn: str, n_threads: int, repeat: int) -> bool:
+def run(dsn: str, n_threads: int, n_houses: int, repeat: int) -> bool:
     import json
 
     with psycopg.connect(dsn) as conn:
         started = time.perf_counter()
+        load_other_tenants(conn, n_houses)
         callers = load(conn, n_threads)
         for statement in PROBING_LOOKUP.split(";\nGRANT"):
             conn.execute(statement if statement.startswith("\nCREATE") else "GRANT" + statement)
         conn.commit()
-        console.print(f"loaded {n_threads:,} threads over {HOUSES:,} houses in {time.perf_counter() - started:.1f}s")
+        total = conn.execute("SELECT count(*) FROM houses").fetchone()[0]
+        console.print(f"loaded {n_threads:,} threads over {HOUSES:,} houses, {total:,} houses in all, "
+                      f"in {time.perf_counter() - started:.1f}s")
         first_house = conn.execute("SELECT id FROM houses WHERE name = 'house 1'").fetchone()[0]
         table = Table(title="RLS overhead: ratio of medians (RLS / baseline), interleaved runs")
         for col in ("caller in", "rows", "(a) list under RLS", "(b) shape under RLS", "(c) IN (SELECT srf)", "(d) lookup before/now",
@@ -158,21 +202,54 @@ def run(dsn: str, n_threads: int, repeat: int) -> bool:
             if k == 1:
                 plans = {"(a) list": plan(conn, claims, listing, p), "(b) shape": plan(conn, claims, shape, p)}
         console.print(table)
+        worst = max(worst, houses_and_members(conn, callers, repeat, total, plans))
         for name, text in plans.items():
             console.print(f"\nplan {name}, caller in 1 house, under RLS:\n{text}")
         verdict = "within" if worst <= 1.2 else "OVER"
-        console.print(f"\nworst (a)/(b) ratio {worst:.2f}: {verdict} the 1.2 target")
+        console.print(f"\nworst (a)/(b)/(e)/(f) ratio {worst:.2f}: {verdict} the 1.2 target")
         return worst <= 1.2
+
+
+def houses_and_members(conn, callers: dict, repeat: int, total: int, plans: dict) -> float:
+    """(e), (f), (g) for each caller; returns the worst of (e) and (f)."""
+    import json
+
+    table = Table(title=f"houses and members among {total:,} houses: ratio of medians (RLS / baseline)")
+    for col in ("caller in", "houses rows", "(e) houses under RLS", "members rows", "(f) members under RLS",
+                "(g) houses without 0006 / now", "(e) ms rls/base", "(f) ms rls/base"):
+        table.add_column(col, justify="right")
+    worst = 0.0
+    for k, user in callers.items():
+        claims = json.dumps(user_claims(user))
+        p = {"user": user}
+        re, me_rls, me_base = ratio(conn, repeat, ("authenticated", claims, HOUSES_LIST, p),
+                                    (None, None, f"{HOUSES_LIST} WHERE {HOUSES_BY_HAND}", p))
+        rf, mf_rls, mf_base = ratio(conn, repeat, ("authenticated", claims, MEMBERS_LIST, p),
+                                    (None, None, f"{MEMBERS_LIST} WHERE {MEMBERS_BY_HAND}", p))
+        rg, *_ = ratio(conn, max(3, repeat // 5), ("authenticated", claims, HOUSES_LIST, p, WITHOUT_0006),
+                       ("authenticated", claims, HOUSES_LIST, p))
+        n_houses = conn.execute(f"SELECT count(*) FROM houses WHERE {HOUSES_BY_HAND}", p).fetchone()[0]
+        n_members = conn.execute(f"SELECT count(*) FROM members WHERE {MEMBERS_BY_HAND}", p).fetchone()[0]
+        conn.rollback()
+        worst = max(worst, re, rf)
+        table.add_row(f"{k} house{'s' if k > 1 else ''}", f"{n_houses:,}", f"{re:.2f}", f"{n_members:,}", f"{rf:.2f}",
+                      f"{rg:.0f}", f"{me_rls:.2f}/{me_base:.2f}", f"{mf_rls:.2f}/{mf_base:.2f}")
+        if k == 1:
+            plans["(e) houses"] = plan(conn, claims, HOUSES_LIST, p)
+            plans["(f) members"] = plan(conn, claims, MEMBERS_LIST, p)
+    console.print(table)
+    return worst
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", help="a server to use (a database is created and dropped on it)")
     parser.add_argument("--threads", type=int, default=1_000_000)
+    parser.add_argument("--houses", type=int, default=100_000, help="houses in all, other tenants' included")
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     with migrated_database(args.dsn) as dsn:
-        ok = run(dsn, args.threads, args.repeat)
+        ok = run(dsn, args.threads, args.houses, args.repeat)
     return 0 if ok else 1
 
 

@@ -1,4 +1,4 @@
-"""Indexes for the houses and members policies: every arm of their OR is an index scan
+"""Indexes so every policy is an index scan for every caller: both arms of the houses and members ORs, and house_id on every table
 
 Revision ID: 0006
 Revises: 0003
