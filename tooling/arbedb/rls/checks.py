@@ -3,7 +3,7 @@
 For each world (a savepoint, inside one transaction for the whole run; both are
 always rolled back, so nothing stays):
 - every caller x table: the rows SELECT returns are the model's;
-- no caller reads a row of any arbe_private table;
+- every caller is refused any read of every arbe_private table;
 - anon without grants is refused outright, and with grants leaked to it still
   sees and changes nothing (the policies name authenticated only);
 - invite look-ups, API-key resolution and secret reads answer as the model says;
@@ -103,12 +103,14 @@ PRIVATE_TABLES = "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables W
 
 
 def check_private_unreadable(conn, callers: list[Caller]) -> None:
-    """No caller reads a row of any table in arbe_private (credential hashes,
+    """No caller reads any table in arbe_private (credential hashes, sealed
     secret values: SPEC §4). Each caller kind, each table (found in the catalog,
-    so a table added there is covered without a change here). Refused with
-    insufficient_privilege counts as nothing read, as does an empty result (RLS
-    on the private tables may hide every row from a caller who was granted the
-    table); any other error is a failure, so a broken probe cannot pass."""
+    so a table added there is covered without a change here). The only answer
+    accepted is a refusal (insufficient_privilege: no USAGE on the schema or no
+    SELECT on the table). An empty result is a failure too: the read was allowed,
+    so a grant has leaked and only the private tables' RLS (no policy: every row
+    hidden) still holds; both gates must hold. Any other error fails as well, so
+    a broken probe cannot pass for a refusal."""
     tables = [r[0] for r in conn.execute(PRIVATE_TABLES).fetchall()]
     for caller in callers:
         for table in tables:
@@ -118,9 +120,8 @@ def check_private_unreadable(conn, callers: list[Caller]) -> None:
                     seen = cur.fetchone()[0]
             except psycopg.errors.InsufficientPrivilege:
                 continue
-            if seen:
-                raise Disagreement(f"{caller.label} SELECT {table}: database shows {seen} rows, model says none "
-                                   "(arbe_private is reachable only through the credential functions)")
+            raise Disagreement(f"{caller.label} SELECT {table}: allowed ({seen} rows), model says no privilege "
+                               "at all (arbe_private is reachable only through the credential functions)")
 
 
 def check_anon_refused(conn) -> None:
