@@ -27,6 +27,18 @@ and, in a second table, for houses and members:
 (g) for contrast, (e) without the indexes of revision 0006 (dropped inside the
     timed transaction and rolled back) to (e) as it is: what the indexes buy.
 
+Then for an agent's API key (every house has two agents, threads alternate
+between them; the key is bound to one agent of the first house):
+
+(h) the key's ``SELECT … FROM threads WHERE deleted_at IS NULL`` under RLS, to
+    the same query with RLS bypassed and the key's check written by hand
+    (``(house_id, agent_id) = (SELECT … FROM api_keys …)`` of the live key);
+(i) the agent shape ``… WHERE house_id = $1 AND agent_id = $2 AND deleted_at IS
+    NULL`` as the key under RLS, to the same query with the key's check by hand
+    and RLS bypassed; and, for context only, to the bare shape query by a role
+    that bypasses RLS and checks no key at all (what RLS adds in absolute terms:
+    one key check and the member arm's empty lookup per statement).
+
 Runs are interleaved (A, B, A, B, …) so drift on a shared machine hits both
 sides alike; absolute times are printed only as context. It starts its own
 throwaway server unless --dsn is given (then it creates and drops a database).
@@ -44,7 +56,7 @@ from common import interleaved_medians, migrated_database  # also puts tooling/ 
 from rich.console import Console
 from rich.table import Table
 
-from arbedb.testing.impersonate import user_claims
+from arbedb.testing.impersonate import key_claims, user_claims
 
 HOUSES = 2000
 # (d)'s "before": arbe.caller_house_ids as it was before revision 0003, made in the
@@ -75,6 +87,13 @@ MEMBERS_BY_HAND = f"user_id = %(user)s OR house_id = ANY ({MY_HOUSES})"
 HOUSES_LIST = "SELECT id, name, created_by, updated_at FROM houses"
 MEMBERS_LIST = "SELECT id, house_id, user_id, role FROM members"
 WITHOUT_0006 = "DROP INDEX public.houses_created_by_idx, public.members_user_idx"
+# The key's check by hand: the live key's house and agent, as arbe.live_api_key asks.
+KEY_BY_HAND = """(house_id, agent_id) = (
+    SELECT k.house_id, k.agent_id FROM public.api_keys k JOIN public.houses h ON h.id = k.house_id
+    WHERE k.id = %(key)s AND k.deleted_at IS NULL AND k.revoked_at IS NULL
+      AND (k.expires_at IS NULL OR k.expires_at > now()) AND h.deleted_at IS NULL
+      AND (k.agent_id IS NULL OR EXISTS (
+          SELECT FROM public.agents a WHERE a.id = k.agent_id AND a.deleted_at IS NULL)))"""
 
 console = Console(width=140)  # the table is the output: never wrap it
 
@@ -120,10 +139,18 @@ def load(conn, n_threads: int) -> dict[int, uuid.UUID]:
             cur.execute("INSERT INTO members (house_id, user_id, role) SELECT id, %s, 'member' FROM h WHERE n <= %s",
                         (user, k))
         cur.execute("""
-            INSERT INTO threads (house_id, kind, status, title, deleted_at)
-            SELECT h.id, 'chat', 'open', 'thread ' || g,
+            CREATE TEMP TABLE a AS SELECT gen_random_uuid() AS id, h.id AS house_id, h.n, k
+            FROM h CROSS JOIN generate_series(0, 1) k""")
+        cur.execute("INSERT INTO agents (id, house_id, name, kind) SELECT id, house_id, 'agent ' || k, 'coder' FROM a")
+        cur.execute("""
+            INSERT INTO threads (house_id, agent_id, kind, status, title, deleted_at)
+            SELECT h.id, a.id, 'chat', 'open', 'thread ' || g,
                    CASE WHEN (g / %s) %% 10 = 0 THEN now() END
-            FROM generate_series(0, %s - 1) g JOIN h ON h.n = g %% %s + 1""", (HOUSES, n_threads, HOUSES))
+            FROM generate_series(0, %s - 1) g JOIN h ON h.n = g %% %s + 1
+            JOIN a ON a.house_id = h.id AND a.k = (g / %s) %% 2""", (HOUSES, n_threads, HOUSES, HOUSES))
+        cur.execute("""
+            INSERT INTO api_keys (id, house_id, agent_id, name, prefix)
+            SELECT gen_random_uuid(), house_id, id, 'bench', 'bench' || n || k FROM a""")
         cur.execute("SET session_replication_role = origin")
     conn.commit()
     conn.autocommit = True
@@ -205,6 +232,7 @@ def run(dsn: str, n_threads: int, n_houses: int, repeat: int) -> bool:
         worst = max(worst, houses_and_members(conn, callers, repeat, total, plans))
         for name, text in plans.items():
             console.print(f"\nplan {name}, caller in 1 house, under RLS:\n{text}")
+        worst = max(worst, key_rows(conn, repeat, first_house))
         verdict = "within" if worst <= 1.2 else "OVER"
         console.print(f"\nworst (a)/(b)/(e)/(f) ratio {worst:.2f}: {verdict} the 1.2 target")
         return worst <= 1.2
@@ -239,6 +267,35 @@ def houses_and_members(conn, callers: dict, repeat: int, total: int, plans: dict
             plans["(f) members"] = plan(conn, claims, MEMBERS_LIST, p)
     console.print(table)
     return worst
+
+
+def key_rows(conn, repeat: int, house: uuid.UUID) -> float:
+    """(h) and (i) for an agent key of ``house``; prints its row and plans, returns the worse ratio."""
+    import json
+
+    key, agent = conn.execute("SELECT id, agent_id FROM api_keys WHERE house_id = %s ORDER BY name, prefix LIMIT 1",
+                              (house,)).fetchone()
+    conn.rollback()
+    claims = json.dumps(key_claims(key))
+    p = {"house": house, "agent": agent, "key": key}
+    listing = f"SELECT {COLUMNS} FROM threads WHERE deleted_at IS NULL"
+    by_hand = f"{listing} AND {KEY_BY_HAND}"
+    shape = f"SELECT {COLUMNS} FROM threads WHERE house_id = %(house)s AND agent_id = %(agent)s AND deleted_at IS NULL"
+    re_, me_rls, me_base = ratio(conn, repeat, ("authenticated", claims, listing, p), (None, None, by_hand, p))
+    rf, mf_rls, mf_base = ratio(conn, repeat, ("authenticated", claims, shape, p), (None, None, f"{shape} AND {KEY_BY_HAND}", p))
+    rf_bare, *_ = ratio(conn, repeat, ("authenticated", claims, shape, p), ("service_role", None, shape, p))
+    rows = conn.execute(f"SELECT count(*) FROM ({by_hand}) t", p).fetchone()[0]
+    conn.rollback()
+    table = Table(title="Agent key: ratio of medians (RLS / baseline), interleaved runs")
+    for col in ("caller", "rows", "(h) list under RLS", "(i) agent shape under RLS", "(i) vs bare bypass",
+                "(h) ms rls/base", "(i) ms rls/base"):
+        table.add_column(col, justify="right")
+    table.add_row("agent key", f"{rows:,}", f"{re_:.2f}", f"{rf:.2f}", f"{rf_bare:.2f}", f"{me_rls:.2f}/{me_base:.2f}",
+                  f"{mf_rls:.2f}/{mf_base:.2f}")
+    console.print(table)
+    for name, sql_text in (("(h) list", listing), ("(i) agent shape", shape)):
+        console.print(f"\nplan {name}, agent key, under RLS:\n{plan(conn, claims, sql_text, p)}")
+    return max(re_, rf)
 
 
 def main() -> int:

@@ -7,6 +7,7 @@
 -- houses_created_by_idx (revision 0006); PostgreSQL ORs the two as a BitmapOr,
 -- so a read costs the caller's own houses, never a scan of every tenant's
 -- (bench/rls_overhead.py, "houses").
+-- An API key (policies/10_identity.sql) reads its house and writes nothing here.
 
 DROP POLICY IF EXISTS houses_select ON public.houses;
 -- The second arm exists for INSERT … RETURNING: PostgreSQL checks the new row
@@ -20,6 +21,7 @@ FOR SELECT TO authenticated
 USING (
     id = ANY (ARRAY(SELECT arbe.caller_house_ids('member')))
     OR (created_by = (SELECT arbe.caller_id()) AND NOT arbe.created_house_has_members(id))
+    OR id = (SELECT k.house_id FROM arbe.acting_key() AS k)  -- an API key sees its own house
 );
 
 DROP POLICY IF EXISTS houses_insert ON public.houses;

@@ -4,9 +4,13 @@
 -- frozen for callers by the same file's freeze_deleted trigger.
 
 DROP POLICY IF EXISTS agents_select ON public.agents;
+-- An API key reads every agent of its house (and writes none).
 CREATE POLICY agents_select ON public.agents
 FOR SELECT TO authenticated
-USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))));
+USING (
+    house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member')))
+    OR house_id = (SELECT k.house_id FROM arbe.acting_key() AS k)
+);
 
 DROP POLICY IF EXISTS agents_insert ON public.agents;
 CREATE POLICY agents_insert ON public.agents

@@ -4,9 +4,13 @@
 -- frozen for callers by the same file's freeze_deleted trigger.
 
 DROP POLICY IF EXISTS environments_select ON public.environments;
+-- An API key reads every environment of its house (and writes none).
 CREATE POLICY environments_select ON public.environments
 FOR SELECT TO authenticated
-USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))));
+USING (
+    house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member')))
+    OR house_id = (SELECT k.house_id FROM arbe.acting_key() AS k)
+);
 
 DROP POLICY IF EXISTS environments_insert ON public.environments;
 CREATE POLICY environments_insert ON public.environments

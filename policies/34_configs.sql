@@ -4,9 +4,20 @@
 -- frozen for callers by the same file's freeze_deleted trigger.
 
 DROP POLICY IF EXISTS configs_select ON public.configs;
+-- An API key reads its agent's configs and the house-wide ones (no agent, no
+-- environment). For a house-wide key caller_agent_id() is NULL, so `agent_id =`
+-- matches nothing and only the house-wide configs remain.
 CREATE POLICY configs_select ON public.configs
 FOR SELECT TO authenticated
-USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))));
+USING (
+    house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member')))
+    OR (
+        house_id = (SELECT k.house_id FROM arbe.acting_key() AS k)
+        AND (
+            agent_id = (SELECT k.agent_id FROM arbe.acting_key() AS k) OR (agent_id IS NULL AND environment_id IS NULL)
+        )
+    )
+);
 
 DROP POLICY IF EXISTS configs_insert ON public.configs;
 CREATE POLICY configs_insert ON public.configs

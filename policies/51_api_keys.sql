@@ -32,9 +32,10 @@ BEGIN
 END
 $$;
 
--- Revoked, expired or deleted keys, keys of a deleted agent and keys of a
--- deleted house resolve to nothing. last_used_at is written at most once a
--- minute: every write is a row change Electric streams to the house's admins.
+-- A key resolves exactly while it may act (arbe.live_api_key, policies/10_identity.sql:
+-- not revoked, expired or deleted, its agent and house live). last_used_at is
+-- written at most once a minute: every write is a row change Electric streams
+-- to the house's admins.
 CREATE OR REPLACE FUNCTION arbe.resolve_api_key(key text)
 RETURNS TABLE (api_key_id uuid, house_id uuid, agent_id uuid)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -44,16 +45,10 @@ BEGIN
     RETURN QUERY
     UPDATE public.api_keys AS k
     SET last_used_at = CASE WHEN k.last_used_at > now() - interval '1 minute' THEN k.last_used_at ELSE now() END
-    FROM arbe_private.api_key_hashes AS kh, public.houses AS h
+    FROM arbe_private.api_key_hashes AS kh
     WHERE kh.key_hash = arbe.token_hash(key)
       AND k.id = kh.api_key_id
-      AND h.id = k.house_id
-      AND h.deleted_at IS NULL
-      AND k.deleted_at IS NULL
-      AND k.revoked_at IS NULL
-      AND (k.expires_at IS NULL OR k.expires_at > now())
-      AND (k.agent_id IS NULL OR EXISTS (
-          SELECT FROM public.agents AS a WHERE a.id = k.agent_id AND a.deleted_at IS NULL))
+      AND EXISTS (SELECT FROM arbe.live_api_key(k.id))
     RETURNING k.id, k.house_id, k.agent_id;
 END
 $$;

@@ -10,11 +10,14 @@ MEMBERS = {"member", "admin", "owner"}
 ADMINS = {"admin", "owner"}
 SERVICE = {"service_role"}
 ANY_SIGNED_IN = {"non-member"} | MEMBERS
+# SPEC §5b: API keys of the house. The sample thread and config are the agent key's agent's.
+AGENT_KEY = {"agent key"}
+KEYS = {"agent key", "house key"}
 
 # Hard DELETE: service_role only (no authenticated DELETE anywhere). Updating a column
 # to its own value still needs the UPDATE privilege and the UPDATE policy.
 SPEC_5: dict[tuple[str, str], set[str]] = {
-    ("houses", "select"): MEMBERS | SERVICE,
+    ("houses", "select"): MEMBERS | KEYS | SERVICE,
     ("houses", "insert"): ANY_SIGNED_IN | SERVICE,
     ("houses", "update name"): ADMINS | SERVICE,
     ("houses", "soft delete"): {"owner"} | SERVICE,
@@ -28,9 +31,12 @@ SPEC_5: dict[tuple[str, str], set[str]] = {
     ("members", "grant owner"): {"owner"} | SERVICE,
     ("members", "leave (own membership)"): {"member", "admin"},  # the owner here is the last one
     ("members", "remove the last owner"): set(),  # whoever is writing
-    ("threads", "select"): MEMBERS | SERVICE,
-    ("threads", "insert"): MEMBERS | SERVICE,
-    ("threads", "update kind"): MEMBERS | SERVICE,
+    ("threads", "select"): MEMBERS | AGENT_KEY | SERVICE,
+    ("threads", "insert"): MEMBERS | AGENT_KEY | SERVICE,
+    # Writing a column back unchanged is no change, so the key's column limit lets it through.
+    ("threads", "update kind"): MEMBERS | AGENT_KEY | SERVICE,
+    ("threads", "set status"): MEMBERS | AGENT_KEY | SERVICE,
+    ("threads", "set kind"): MEMBERS | SERVICE,
     ("threads", "soft delete"): MEMBERS | SERVICE,
     ("threads", "delete"): SERVICE,
     ("invites", "select"): ADMINS | SERVICE,
@@ -51,7 +57,8 @@ SPEC_5: dict[tuple[str, str], set[str]] = {
 }
 for _table, _column in [("agents", "name"), ("environments", "name"), ("configs", "key"), ("secrets", "name")]:
     SPEC_5.update({
-        (_table, "select"): MEMBERS | SERVICE,
+        (_table, "select"): MEMBERS | SERVICE | ({"configs": AGENT_KEY, "agents": KEYS, "environments": KEYS}
+                                                 .get(_table, set())),
         (_table, "insert"): ADMINS | SERVICE,
         (_table, f"update {_column}"): ADMINS | SERVICE,
         (_table, "soft delete"): ADMINS | SERVICE,

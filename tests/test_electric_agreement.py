@@ -68,7 +68,7 @@ def test_allowed_shapes_show_exactly_what_rls_shows(arbedb_conn, arbedb_project,
             house_at = table.columns.index("house_id")
             with acting_as(arbedb_conn, electric, None):  # Electric's view: every row
                 everything = {shape.name: {str(p): run_shape(arbedb_conn, table, shape, [p]) for p in users + houses}
-                              for shape in table.shapes}
+                              for shape in table.shapes if shape.caller == "user"}  # key shapes: test_electric_key_shapes
             query = sql.SQL("SELECT {} FROM {} WHERE house_id = %s AND deleted_at IS NULL").format(
                 sql.SQL(", ").join(map(sql.Identifier, table.columns)), sql.Identifier(table.schema, table.name))
             for user in users:

@@ -34,14 +34,44 @@ def test_shapes_json_is_what_the_proxy_reads(arbedb_project, monkeypatch):
     data = json.loads(result.output)
     assert data["publication"] == "electric_publication_default"
     assert list(data["tables"]) == SYNCED
-    assert data["tables"]["invites"]["shapes"]["house"] == {"where": HOUSE_WHERE, "params": ["house"], "role": "admin"}
+    assert data["tables"]["invites"]["shapes"]["house"] == {"where": HOUSE_WHERE, "params": ["house"], "role": "admin",
+                                                            "caller": "user"}
+    assert data["tables"]["threads"]["shapes"]["agent"] == {
+        "where": "house_id = $1 AND agent_id = $2 AND deleted_at IS NULL", "params": ["house", "agent"], "role": None,
+        "caller": "key"}
+    assert data["callers"] == ["user", "key"] and "agent" in data["params"]
     assert data["tables"]["members"]["shapes"]["own"]["params"] == ["caller"]
     assert data["tables"]["houses"]["primary_key"] == ["id"]
     text = CliRunner().invoke(main, ["shapes"])
     assert text.exit_code == 0 and "public.members" in text.output and "own" in text.output
 
 
+def test_key_shapes_serve_keys_only(arbedb_project):
+    """SPEC §5b: the house's agents, environments and the house itself for every key; an
+    agent key's threads and configs; house-wide configs for every key. No key shape elsewhere."""
+    shapes = load_shapes(arbedb_project)
+    key_shapes = {(s.table, s.name): s.params for s in shapes.all_shapes() if s.caller == "key"}
+    assert key_shapes == {("houses", "key"): ("house",), ("agents", "key"): ("house",),
+                          ("environments", "key"): ("house",), ("threads", "agent"): ("house", "agent"),
+                          ("configs", "agent"): ("house", "agent"), ("configs", "house_wide"): ("house",)}
+    threads = shapes.table("threads").shapes
+    assert [s.name for s in threads if s.allows_key(None)] == []  # a house-wide key: no threads
+    assert [s.name for s in threads if s.allows_key("agent")] == ["agent"]
+    assert [s.name for s in threads if s.allows("owner")] == ["house"]  # users never get a key shape
+
+
+KEY_SHAPE = '[tables.x]\nrole = "member"\ncolumns = ["id", "house_id", "agent_id", "deleted_at"]\n[tables.x.shapes.k]\n'
 BAD = [
+    (KEY_SHAPE + 'caller = "key"\nwhere = "house_id = $1 AND deleted_at IS NULL"\nparams = ["house"]\nrole = "member"\n',
+     "a key holds no house role"),
+    (KEY_SHAPE + 'caller = "key"\nwhere = "house_id = $1 OR deleted_at IS NULL"\nparams = ["house"]\n',
+     "a key shape.s WHERE is an AND of"),
+    (KEY_SHAPE + 'caller = "key"\nwhere = "house_id = $1 AND agent_id = $2"\nparams = ["house", "agent"]\n',
+     "must hold `deleted_at IS NULL`"),
+    (KEY_SHAPE + 'caller = "key"\nwhere = "agent_id = $1 AND deleted_at IS NULL"\nparams = ["caller"]\n',
+     "a key is not a user"),
+    (KEY_SHAPE + 'where = "agent_id = $1 AND deleted_at IS NULL"\nparams = ["agent"]\n', 'add caller = "key"'),
+    (KEY_SHAPE + 'caller = "bot"\nwhere = "deleted_at IS NULL"\n', "caller 'bot' is not a caller kind"),
     ('[tables.x]\nrole = "member"\ncolumns = ["house_id", "deleted_at"]\n', "lacks primary key column(s) id"),
     ('[tables.x]\nrole = "guest"\ncolumns = ["id", "house_id", "deleted_at"]\n', "role 'guest' is not a house role"),
     ('[tables.x]\ncolumns = ["id", "house_id", "deleted_at"]\n', "no role for the house shape"),

@@ -37,8 +37,8 @@ def test_a_loosened_policy_shows_in_the_matrix(arbedb_dsn):
     assert differences(probe_matrix(arbedb_dsn).allowed()) == [
         "agents insert: database allows ['admin', 'member', 'owner', 'service_role'], "
         "SPEC §5 ['admin', 'owner', 'service_role']",
-        # Not the non-member: a DELETE ... WHERE also needs the row to pass the SELECT policy.
-        "threads delete: database allows ['admin', 'member', 'owner', 'service_role'], "
+        # Not the non-member (nor the house key): a DELETE ... WHERE also needs the row to pass the SELECT policy.
+        "threads delete: database allows ['admin', 'agent key', 'member', 'owner', 'service_role'], "
         "SPEC §5 ['service_role']",
     ]
 
@@ -60,7 +60,7 @@ def test_cli_prints_a_markdown_table(arbedb_dsn, arbedb_project):
                           cwd=arbedb_project.root, capture_output=True, text=True, check=True)
     assert "| table" in proc.stdout and f"{'| ' + ' | '.join(CALLERS)}" not in proc.stderr
     row = next(line for line in proc.stdout.splitlines() if re.match(r"\| houses +\| soft delete", line))
-    assert [c.strip() for c in row.strip("|").split("|")][2:] == ["no", "no", "no", "no", "yes", "yes"]
+    assert [c.strip() for c in row.strip("|").split("|")][2:] == ["no", "no", "no", "no", "yes", "no", "no", "yes"]
     assert len([line for line in proc.stdout.splitlines() if line.startswith("| ")]) == len(SPEC_5) + 1
 
 

@@ -84,3 +84,46 @@ def test_nobody_sees_or_writes_anything():
         for table in model.TABLES:
             assert model.visible(w, nobody, table) == set()
         assert not model.allowed(w, nobody, model.Insert("houses", uuid.uuid4(), None))
+
+
+def _with_keys(w, agent, houses):
+    """An agent key and a house-wide key in h1, one thread and config of h1's agent, one house-wide config."""
+    ids = iter(uuid.UUID(int=i) for i in range(2000, 3000))
+    keys = {}
+    for name, agent_id in (("agent", agent["h1"]), ("house", None)):
+        keys[name] = next(ids)
+        w.rows["api_keys"][keys[name]] = Row(keys[name], houses["h1"], False,
+                                             {"agent_id": agent_id, "name": "k", "revoked": None, "expired": False})
+    thread, config, shared = next(ids), next(ids), next(ids)
+    w.rows["threads"][thread] = Row(thread, houses["h1"], False, {"agent_id": agent["h1"], "environment_id": None,
+                                                                  "status": "open", "created_by": None})
+    w.rows["configs"][config] = Row(config, houses["h1"], False, {"agent_id": agent["h1"], "environment_id": None,
+                                                                  "value": "1"})
+    w.rows["configs"][shared] = Row(shared, houses["h1"], False, {"agent_id": None, "environment_id": None,
+                                                                  "value": "1"})
+    return keys, thread, config, shared
+
+
+def test_an_agent_key_sees_its_agents_rows_and_a_house_wide_key_none_that_name_an_agent():
+    w, users, houses, m, agent, c = make_world()
+    keys, thread, config, shared = _with_keys(w, agent, houses)
+    agent_key, house_key = Caller("k", api_key_id=keys["agent"]), Caller("h", api_key_id=keys["house"])
+    assert model.visible(w, agent_key, "threads") == {thread}
+    assert model.visible(w, agent_key, "configs") == {config, shared}
+    assert model.visible(w, house_key, "threads") == set() and model.visible(w, house_key, "configs") == {shared}
+    assert model.visible(w, agent_key, "houses") == {houses["h1"]} and model.visible(w, agent_key, "members") == set()
+    assert model.allowed(w, agent_key, Update("threads", thread, "status", "done"))
+    assert not model.allowed(w, agent_key, Update("threads", thread, "deleted_at", "now"))
+    assert not model.allowed(w, house_key, Update("threads", thread, "status", "done"))
+
+
+def test_a_key_of_a_deleted_agent_or_revoked_is_nobody():
+    w, users, houses, m, agent, c = make_world()
+    keys, thread, *_ = _with_keys(w, agent, houses)
+    agent_key = Caller("k", api_key_id=keys["agent"])
+    w.rows["agents"][agent["h1"]].deleted = True
+    assert model.visible(w, agent_key, "houses") == set()
+    w.rows["agents"][agent["h1"]].deleted = False
+    w.rows["api_keys"][keys["agent"]].data["revoked"] = "earlier"
+    assert model.visible(w, agent_key, "threads") == set()
+    assert not model.allowed(w, agent_key, Update("threads", thread, "status", "done"))

@@ -86,6 +86,37 @@ FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
 CREATE OR REPLACE TRIGGER api_keys_freeze_deleted BEFORE UPDATE ON public.api_keys
 FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
 
+-- An API key changes only the columns named in the arguments (SPEC §5b:
+-- status, title and usage of its agent's threads). Column grants cannot say
+-- this, a key and a user are both `authenticated`, so the guard asks who is
+-- calling: any claims naming a key (live or not; a dead one reaches no row
+-- anyway). updated_at is the server's bookkeeping, not the caller's change.
+CREATE OR REPLACE FUNCTION arbe.limit_key_columns() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    changed text[];
+BEGIN
+    IF NOT arbe.caller_bypasses_rls() THEN
+        IF (arbe.caller_claims()).api_key_id IS NOT NULL THEN
+            SELECT array_agg(n.key ORDER BY n.key) INTO changed
+            FROM jsonb_each(to_jsonb(NEW)) AS n
+            WHERE n.value IS DISTINCT FROM to_jsonb(OLD) -> n.key
+              AND n.key <> 'updated_at' AND n.key <> ALL (TG_ARGV);
+            IF changed IS NOT NULL THEN
+                RAISE EXCEPTION 'an API key may change only % of %', array_to_string(TG_ARGV, ', '), TG_TABLE_NAME
+                USING ERRCODE = '42501';
+            END IF;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER threads_limit_key_columns BEFORE UPDATE ON public.threads
+FOR EACH ROW EXECUTE FUNCTION arbe.limit_key_columns('status', 'title', 'usage');
+
 -- A live house keeps at least one live owner, whoever is writing.
 -- Serialised per house by a write of the house row (arbe.lock_house, which says
 -- why a write and not a row lock): of two owners demoting or removing each other
@@ -219,7 +250,7 @@ FOR EACH ROW EXECUTE FUNCTION arbe.guard_houses();
 
 REVOKE ALL ON FUNCTION arbe.touch_updated_at(), arbe.stamp_inserted(), arbe.house_id_is_id(),
 arbe.inherit_house_id(), arbe.fill_created_by(), arbe.creator_becomes_owner(), arbe.keep_immutable(),
-arbe.guard_members(), arbe.guard_houses(), arbe.freeze_deleted(), arbe.retire_ownerless_house(),
-arbe.keep_an_owner() FROM PUBLIC, anon;
+arbe.guard_members(), arbe.guard_houses(), arbe.freeze_deleted(), arbe.limit_key_columns(),
+arbe.retire_ownerless_house(), arbe.keep_an_owner() FROM PUBLIC, anon;
 -- Reached only through arbe.keep_an_owner, which runs as the owner (ARB023).
 REVOKE ALL ON FUNCTION arbe.assert_keeps_an_owner(uuid, uuid) FROM PUBLIC, anon, authenticated, service_role;

@@ -21,9 +21,14 @@ HOUSE_WHERE = "house_id = $1 AND deleted_at IS NULL"
 ROLES = ("member", "admin", "owner")
 # What a $n of a shape's WHERE is bound to by the proxy.
 PARAM_KINDS = {
-    "house": "the house the request names (the caller must hold the shape's role there)",
+    "house": "user callers: the house the request names (the caller must hold the shape's role there); "
+             "key callers: the key's house (arbe.caller_key_house_id())",
     "caller": "the caller's own user id (auth.uid())",
+    "agent": "the calling API key's agent (arbe.caller_agent_id()); a house-wide key has none",
 }
+# Who a shape serves (SPEC §5b): signed-in users, or agents acting with an API key
+# (the proxy resolves the key with arbe.resolve_api_key and binds its house and agent).
+CALLER_KINDS = ("user", "key")
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,8 @@ class Shape:
     name: str  # "house" for the house shape, else the name under [tables.<t>.shapes]
     where: str  # a WHERE template with $1..$n
     params: tuple[str, ...]  # PARAM_KINDS key per $n
-    role: str | None  # the house role needed; None when no param is a house
+    role: str | None  # the house role needed; None when no param is a house, and for key shapes
+    caller: str = "user"  # CALLER_KINDS: whom the proxy may give this shape
 
     @cached_property
     def where_columns(self) -> tuple[str, ...]:
@@ -40,13 +46,23 @@ class Shape:
         return _parse_where(self.where, f"{self.table}.{self.name}")[0]
 
     def allows(self, house_role: str | None) -> bool:
-        """Whether a caller holding ``house_role`` (None: not a member) may have this shape."""
+        """Whether a user holding ``house_role`` (None: not a member) may have this shape."""
+        if self.caller != "user":
+            return False
         if self.role is None:
             return True
         return house_role in ROLES and ROLES.index(house_role) >= ROLES.index(self.role)
 
+    def allows_key(self, agent_id) -> bool:
+        """Whether a live API key (of agent ``agent_id``, None for a house-wide key) may have this shape."""
+        return self.caller == "key" and ("agent" not in self.params or agent_id is not None)
+
+    def bind_key(self, house_id, agent_id) -> list:
+        """The $n values for a key caller: its house and agent."""
+        return [{"house": house_id, "agent": agent_id}[p] for p in self.params]
+
     def as_json(self) -> dict:
-        return {"where": self.where, "params": list(self.params), "role": self.role}
+        return {"where": self.where, "params": list(self.params), "role": self.role, "caller": self.caller}
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,7 @@ class Shapes:
             "publication": self.publication,
             "roles": list(ROLES),
             "params": PARAM_KINDS,
+            "callers": list(CALLER_KINDS),
             "tables": {t.name: t.as_json() for t in self.tables},
         }
 
@@ -169,22 +186,53 @@ def _table(name: str, spec: dict, file: str) -> SyncedTable:
 def _extra_shape(table: str, name: str, spec, where: str) -> Shape:
     if not isinstance(spec, dict):
         raise ArbedbError(f"{where}: must be a table")
-    _only(spec, {"where", "params", "role"}, where)
+    _only(spec, {"where", "params", "role", "caller"}, where)
+    caller = spec.get("caller", "user")
+    if caller not in CALLER_KINDS:
+        raise ArbedbError(f"{where}: caller {caller!r} is not a caller kind; use one of {', '.join(CALLER_KINDS)}")
     text = spec.get("where")
     if not isinstance(text, str) or not text.strip():
         raise ArbedbError(f"{where}: no where; give the WHERE template, e.g. \"user_id = $1 AND deleted_at IS NULL\"")
     params = spec.get("params", [])
     if not isinstance(params, list) or any(p not in PARAM_KINDS for p in params):
         raise ArbedbError(f"{where}: params must list, per $n, one of {', '.join(PARAM_KINDS)}")
+    if caller == "key" and "caller" in params:
+        raise ArbedbError(f"{where}: a key is not a user; a key shape binds \"house\" and \"agent\", not \"caller\"")
+    if caller == "user" and "agent" in params:
+        raise ArbedbError(f"{where}: \"agent\" is bound only for key callers; add caller = \"key\"")
     numbers = _parse_where(text, where)[1]
     if sorted(numbers) != list(range(1, len(params) + 1)):
         raise ArbedbError(f"{where}: the WHERE uses ${', $'.join(map(str, sorted(numbers))) or ' nothing'} "
                           f"but params has {len(params)}; give one params entry per $1..$n")
     role = spec.get("role")
-    if ("house" in params) != (role is not None):
+    if caller == "key":
+        if role is not None:
+            raise ArbedbError(f"{where}: a key holds no house role; remove role (the key's own house is $house)")
+        _equalities_only(text, where)
+    elif ("house" in params) != (role is not None):
         raise ArbedbError(f"{where}: a shape needs a role exactly when a param is \"house\"; "
                           + ("add role = \"member\"" if role is None else "remove role"))
-    return Shape(table, name, text.strip(), tuple(params), None if role is None else _role(role, where))
+    return Shape(table, name, text.strip(), tuple(params), None if role is None else _role(role, where), caller)
+
+
+def _equalities_only(text: str, where: str) -> None:
+    """A key shape's WHERE: an AND of `column = $n` and `column IS NULL`, `deleted_at IS NULL` among them
+    (what Electric indexes, and what the RLS equality proof assumes)."""
+    from pglast import parse_sql
+
+    clause = parse_sql(f"SELECT WHERE {text}")[0].stmt.whereClause
+    terms = clause.args if type(clause).__name__ == "BoolExpr" and clause.boolop.name == "AND_EXPR" else [clause]
+    null_tested = []
+    for term in terms:
+        kind = type(term).__name__
+        if kind == "NullTest" and term.nulltesttype.name == "IS_NULL" and type(term.arg).__name__ == "ColumnRef":
+            null_tested.append(term.arg.fields[-1].sval)
+        elif not (kind == "A_Expr" and term.kind.name == "AEXPR_OP" and [n.sval for n in term.name] == ["="]
+                  and type(term.lexpr).__name__ == "ColumnRef" and type(term.rexpr).__name__ == "ParamRef"):
+            raise ArbedbError(f"{where}: a key shape's WHERE is an AND of `column = $n` and `column IS NULL`; "
+                              f"rewrite it")
+    if "deleted_at" not in null_tested:
+        raise ArbedbError(f"{where}: a key shape must hold `deleted_at IS NULL`; add it")
 
 
 def _parse_where(text: str, where: str) -> tuple[tuple[str, ...], set[int]]:
@@ -237,7 +285,8 @@ def render_text(shapes: Shapes) -> str:
     for table in shapes.tables:
         lines.append(f"{table.qualified}")
         for shape in table.shapes:
-            who = f"{shape.role}+ of the house" if shape.role else "any signed-in caller"
+            who = ("an API key of the house" if shape.caller == "key" else
+                   f"{shape.role}+ of the house" if shape.role else "any signed-in caller")
             binds = ", ".join(f"${n} = {kind}" for n, kind in enumerate(shape.params, 1))
             lines.append(f"  {shape.name:<6} {who:<22} WHERE {shape.where}   ({binds})")
         lines.append(f"  columns: {', '.join(table.columns)}  (primary key: {', '.join(table.primary_key)})")

@@ -7,7 +7,10 @@ every house-scoped table in H). Then each command is executed as each kind of
 caller — anon, non-member, member, admin, owner, service_role — impersonated
 the Supabase way in a savepoint of its own, and the outcome is recorded: the
 row came back / the write touched it, or what stopped it (missing privilege,
-row-level security, a guard trigger). Nothing is read from policy text, so
+row-level security, a guard trigger). Two more callers are API keys of H
+(SPEC §5b), acting the way the API server acts for an agent: an agent key
+bound to the sample agent (whose are the sample thread and config), and a
+house-wide key. Nothing is read from policy text, so
 the matrix shows what policies, grants and triggers do together, on any
 database: the local one, CI's, or a Supabase project (every change is rolled
 back; row locks are held for a moment, and never waited for past 2s).
@@ -25,10 +28,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from ..testing.impersonate import acting_as, as_service, as_user
+from ..testing.impersonate import acting_as, as_key, as_service, as_user
 from ..testing.world import DEFAULTS, WorldBuilder
 
-CALLERS = ("anon", "non-member", "member", "admin", "owner", "service_role")
+CALLERS = ("anon", "non-member", "member", "admin", "owner", "agent key", "house key", "service_role")
+KEYS = ("agent key", "house key")
 COMMON = {"id", "house_id", "created_at", "updated_at", "deleted_at"}
 # SPEC §4's order; tables added later follow by name.
 ORDER = ("houses", "members", "agents", "environments", "threads", "configs", "secrets", "invites", "api_keys")
@@ -150,6 +154,7 @@ class World:
     rows: dict[str, uuid.UUID]  # table -> a live row in the house
     memberships: dict[str, uuid.UUID]  # "owner", "target" -> their members row
     broken: dict[str, str]  # table -> why no row could be made
+    keys: dict[str, uuid.UUID] = field(default_factory=dict)  # "agent key", "house key" -> api_keys id
 
     def email(self, kind: str) -> str:
         return f"{kind}@matrix.invalid"
@@ -181,7 +186,26 @@ def build_world(conn, tables: dict[str, list[Column]]) -> World:
                 rows[table] = values["id"]
             except (psycopg.Error, KeyError) as exc:
                 broken[table] = f"no sample row could be made ({str(exc).strip().splitlines()[0]})"
-    return World(users, house, rows, memberships, broken)
+    return World(users, house, rows, memberships, broken, _agent_keys(conn, tables, house, rows))
+
+
+def _agent_keys(conn, tables: dict[str, list[Column]], house: uuid.UUID, rows: dict) -> dict[str, uuid.UUID]:
+    """The two key callers, and the sample rows that name an agent made the sample agent's."""
+    if "api_keys" not in tables or "agents" not in rows:
+        return {}
+    keys = {}
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SET LOCAL ROLE service_role")
+        for table, row_id in rows.items():
+            if table not in ("agents", "api_keys") and any(c.name == "agent_id" for c in tables[table]):
+                cur.execute(sql.SQL("UPDATE public.{} SET agent_id = %s WHERE id = %s").format(sql.Identifier(table)),
+                            (rows["agents"], row_id))
+        for kind, agent in (("agent key", rows["agents"]), ("house key", None)):
+            values = row_values("api_keys", tables["api_keys"], house, rows, another=True) | {"agent_id": agent}
+            cur.execute(insert("api_keys", values))
+            keys[kind] = values["id"]
+        cur.execute("RESET ROLE")
+    return keys
 
 
 # -- the probes --------------------------------------------------------------------------------
@@ -223,7 +247,7 @@ def _extra(conn, table: str, world: World) -> list[Probe]:
     row = lit(world.rows.get(table))
     if table == "members":
         target, owner = lit(world.memberships["target"]), lit(world.memberships["owner"])
-        members_only = frozenset({"service_role"})
+        members_only = frozenset({"service_role", *KEYS})
         return [
             Probe(table, "promote a member to admin", q("UPDATE public.members SET role = 'admin' WHERE id = {}")
                   .format(target)),
@@ -234,6 +258,9 @@ def _extra(conn, table: str, world: World) -> list[Probe]:
         ]
     house = lit(world.house)
     extras = {
+        # A key may change status, title and usage of its agent's threads, nothing else.
+        "threads": [("set status", None, q("UPDATE public.threads SET status = 'probe' WHERE id = {}").format(row)),
+                    ("set kind", None, q("UPDATE public.threads SET kind = 'probe' WHERE id = {}").format(row))],
         "invites": [("create via arbe.create_invite", "arbe.create_invite(uuid,text,text)",
                      q("SELECT arbe.create_invite({}, 'invitee@matrix.invalid', 'member')").format(house))],
         "api_keys": [("create via arbe.create_api_key", "arbe.create_api_key(uuid,uuid,text)",
@@ -262,8 +289,11 @@ def _statement(probe: Probe, caller: str, world: World, tables) -> sql.Composabl
     else:
         values = row_values(probe.table, tables[probe.table], world.house, world.rows, another=True)
         if any(c.name == "created_by" for c in tables[probe.table]):
-            # Callers create as themselves; trusted server code names any author.
+            # Callers create as themselves (a key, as no user); trusted server code names any author.
             values["created_by"] = me if caller != "service_role" else world.users["owner"]
+        if caller in KEYS and any(c.name == "agent_id" for c in tables[probe.table]):
+            values["agent_id"] = world.rows.get("agents")  # a key creates for its agent
+    values = {k: v for k, v in values.items() if v is not None}
     return insert(probe.table, values)
 
 
@@ -272,6 +302,8 @@ def _acting(conn, caller: str, world: World):
         return acting_as(conn, "anon", {"role": "anon"})
     if caller == "service_role":
         return as_service(conn)
+    if caller in KEYS:
+        return as_key(conn, world.keys[caller])
     return as_user(conn, world.users[caller], world.email(caller))
 
 
@@ -280,6 +312,8 @@ def _outcome(conn, probe: Probe, caller: str, world: World, tables) -> Cell:
         return Cell(None, probe.why_not)
     if probe.table in world.broken:
         return Cell(None, world.broken[probe.table])
+    if caller in KEYS and caller not in world.keys:
+        return Cell(None, "no sample agent key could be made")
     statement = _statement(probe, caller, world, tables)
     try:
         with _acting(conn, caller, world) as cur:

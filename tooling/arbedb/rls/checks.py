@@ -45,11 +45,13 @@ class Disagreement(AssertionError):
 VISIBLE_IDS = " UNION ALL ".join(f"SELECT '{t}', id FROM public.{t}" for t in TABLES)
 LOOKUPS = ("SELECT t, l.house_id, l.house_name, l.role FROM unnest(%s::text[]) AS t "
            "LEFT JOIN LATERAL arbe.lookup_invite(t) AS l ON true")
+THREAD_ACCESS = "SELECT t, arbe.can_access_thread(t) FROM unnest(%s::uuid[]) AS t"
 
 
 def check_reads(conn, world: World, callers: list[Caller]) -> None:
     name = namer(world)
     tokens = list(world.tokens)
+    threads = sorted(world.rows["threads"], key=str)
     # Reads change nothing, so no savepoint per caller: the role and claims are
     # set transaction-locally, caller after caller, and reset at the end. (All
     # callers in one round trip was tried: 5% faster, not worth its bookkeeping;
@@ -59,10 +61,13 @@ def check_reads(conn, world: World, callers: list[Caller]) -> None:
     for caller in callers:
         set_identity(cur, *session(caller))
         visible_ids = cur.execute(VISIBLE_IDS).fetchall()
-        lookups = None if caller.anon or caller.role else cur.execute(LOOKUPS, (tokens,)).fetchall()
-        pending.append((caller, visible_ids, lookups))
+        lookups = access = None
+        if not (caller.anon or caller.role):
+            lookups = cur.execute(LOOKUPS, (tokens,)).fetchall()
+            access = cur.execute(THREAD_ACCESS, (threads,)).fetchall()
+        pending.append((caller, visible_ids, lookups, access))
     clear_identity(cur)
-    for caller, visible_ids, lookups in pending:
+    for caller, visible_ids, lookups, access in pending:
         seen = {t: set() for t in TABLES}
         for table, row_id in visible_ids:
             seen[table].add(row_id)
@@ -72,6 +77,10 @@ def check_reads(conn, world: World, callers: list[Caller]) -> None:
             if seen[table] != expected:
                 raise Disagreement(f"{caller.label} SELECT {table}: database shows {name(seen[table])}, "
                                    f"model says {name(expected)}")
+        for thread, answer in access or ():
+            if answer != model.can_access_thread(world, caller, thread):
+                raise Disagreement(f"{caller.label} can_access_thread({name([thread])[0]}): database {answer}, "
+                                   f"model {model.can_access_thread(world, caller, thread)}")
         for token, row in looked.items():
             if row != model.lookup(world, caller, token):
                 raise Disagreement(f"{caller.label} lookup_invite({token[:14]}…): database {row}, "
@@ -155,7 +164,9 @@ def create_probe_role(conn) -> str:
     conn.execute(f"CREATE ROLE {role} NOLOGIN")
     conn.execute(f"GRANT {role} TO CURRENT_USER")  # a non-superuser (Supabase's postgres) must be able to SET ROLE
     conn.execute(f"GRANT USAGE ON SCHEMA arbe TO {role}")
-    conn.execute(f"GRANT EXECUTE ON FUNCTION arbe.caller_id(), arbe.caller_house_ids(text), arbe.role_rank(text), "
+    conn.execute(f"GRANT EXECUTE ON FUNCTION arbe.caller_claims(), arbe.caller_id(), arbe.caller_house_ids(text), "
+                 f"arbe.role_rank(text), arbe.caller_key(), arbe.acting_key(), arbe.caller_key_house_id(), "
+                 f"arbe.caller_agent_id(), "
                  f"arbe.created_house_has_members(uuid), arbe.caller_bypasses_rls(), arbe.house_role(uuid) TO {role}")
     conn.execute(f"GRANT SELECT, INSERT, UPDATE ON {tables} TO {role}")
     return role
@@ -353,6 +364,10 @@ def sweep(conn, world: World, callers: list[Caller], tables) -> None:
         # one depends on whose it is.
         chosen = [rows[i] for i in ids[table] if table == "members"] or [
             next((rows[i] for i in ids[table] if rows[i].deleted == deleted), None) for deleted in (False, True)]
+        if table == "threads":  # and a live thread an agent key reaches: its allowed and refused columns
+            scopes = {model.live_key(world, c.api_key_id) for c in callers if c.api_key_id}
+            chosen.append(next((rows[i] for i in ids[table] if not rows[i].deleted
+                                and (rows[i].house_id, rows[i].data["agent_id"]) in scopes), None))
         for row in filter(None, chosen):
             deleted = row.deleted
             for column, source in UPDATE_COLUMNS[table].items():
@@ -423,6 +438,12 @@ def _sweep_inserts(conn, world, callers, table, ids, users) -> None:
     own = {k: next((i for i in ids[k] if world.rows[k][i].house_id == house), None) for k in ("agents", "environments")}
     first_parent = {c: own[t] for c, t in model.PARENTS.get(table, ())[:1]}  # one parent: configs allow only one
     for caller in representatives(world, callers, house):
+        if table == "threads" and caller.api_key_id:  # a key's own agent, with and without the house
+            scope = model.live_key(world, caller.api_key_id) or (house, first_parent.get("agent_id"))
+            for n, with_house in enumerate((True, False)):
+                probe(conn, world, caller, model.Insert(
+                    table, uuid.uuid5(uuid.NAMESPACE_URL, f"key/{caller.label}/{n}"),
+                    scope[0] if with_house else None, None, agent_id=scope[1]))
         for n, (with_house, author) in enumerate(((True, None), (False, None), (True, _other(users, caller.user_id)))):
             write = model.Insert(table, uuid.uuid5(uuid.NAMESPACE_URL, f"{table}/{house}/{caller.label}/{n}"),
                                  house if with_house else None, author, **first_parent)
@@ -499,6 +520,9 @@ def check_world(conn, spec, data, probe_role: str, n_writes: int = WRITES_PER_WO
 # draw. Coverage stays uneven (hypothesis repeats simple draws): the mutation
 # run's full sweep is what covers every table in every world.
 ONE_TABLE = st.integers(0, 2**32 - 1).map(lambda s: (random.Random(s).choice(TABLES),))
+# threads is swept in every world: it is the table every kind of caller writes
+# (members, agent keys with their column limits), so no world leaves it to the draw.
+ALWAYS_SWEPT = ("threads",)
 
 
 def run(dsn: str, *, examples: int = 100, seed_value: int = 0, on_example=None, shrink: bool = True,
@@ -519,7 +543,8 @@ def run(dsn: str, *, examples: int = 100, seed_value: int = 0, on_example=None, 
         # Mutation runs see few worlds: give each the core's every role (5 users).
         @given(spec=world_specs(min_users=5 if full_sweep else 1), data=st.data())
         def database_agrees_with_model(spec, data):
-            tables = TABLES if full_sweep else data.draw(ONE_TABLE, label="swept table")
+            drawn = () if full_sweep else data.draw(ONE_TABLE, label="swept table")
+            tables = TABLES if full_sweep else tuple(dict.fromkeys(ALWAYS_SWEPT + drawn))
             check_world(conn, spec, data, probe_role, sweep_tables=tables)
             if on_example:
                 on_example()

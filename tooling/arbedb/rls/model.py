@@ -6,8 +6,9 @@ with it, and the property tests then show every place the SQL disagrees.
 
 A world is the rows of the nine tables (only the columns the rules look at),
 plus the credentials whose plaintext the tests hold: invite tokens, API keys
-and secret values. Callers are users (a uuid and a JWT email), ``anon``, or
-an authenticated session whose token is broken (nobody).
+and secret values. Callers are users (a uuid and a JWT email), API keys (an agent's, or a
+house-wide one: the claims name an api_keys row, live or dead), ``anon``, or an
+authenticated session whose token is broken (nobody).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class Caller:
     anon: bool = False
     claims: str | None = None  # raw request.jwt.claims for broken tokens
     role: str | None = None  # a database role other than anon/authenticated (then nobody too)
+    api_key_id: UUID | None = None  # claims naming this api_keys row (SPEC §5b); acts only while it is live
 
 
 @dataclass
@@ -127,11 +129,55 @@ class World:
                 if m.house_id == house and m.data["role"] == "owner" and not m.deleted]
 
 
+# ------------------------------------------------------------------ API keys (SPEC §5b)
+
+# What a key may change in the threads of its agent; everything else a key writes is refused.
+KEY_THREAD_COLUMNS = {"status", "title", "usage"}
+
+
+def live_key(world: World, key_id: UUID | None) -> tuple[UUID, UUID | None] | None:
+    """(house, agent) of a key that may act now: not revoked, expired or deleted,
+    its house live and its agent (if any) live. Re-checked on every statement."""
+    row = world.rows["api_keys"].get(key_id)
+    if row is None or row.deleted or row.data["revoked"] or row.data["expired"]:
+        return None
+    agent = world.rows["agents"].get(row.data["agent_id"])
+    if not world.house_live(row.house_id) or (agent is not None and agent.deleted):
+        return None
+    return row.house_id, row.data["agent_id"]
+
+
+def _key_visible(world: World, scope, table: str) -> set[UUID]:
+    """A key sees its house, the house's agents and environments, its agent's
+    threads and configs, and the house-wide configs. A house-wide key (agent
+    None) has no agent's rows at all."""
+    if scope is None:
+        return set()
+    house, agent = scope
+    rows = [r for r in world.rows[table].values() if r.house_id == house]
+    if table in ("houses", "agents", "environments"):
+        return {r.id for r in rows}
+    if table == "threads":
+        return {r.id for r in rows if agent is not None and r.data["agent_id"] == agent}
+    if table == "configs":
+        return {r.id for r in rows if (agent is not None and r.data["agent_id"] == agent)
+                or (r.data["agent_id"] is None and r.data["environment_id"] is None)}
+    return set()
+
+
+def can_access_thread(world: World, caller: Caller, thread: UUID) -> bool:
+    """arbe.can_access_thread: the caller sees the thread and it is live."""
+    row = world.rows["threads"].get(thread)
+    return row is not None and not row.deleted and thread in visible(world, caller, "threads")
+
+
 # ------------------------------------------------------------------ SELECT
 
 def visible(world: World, caller: Caller, table: str) -> set[UUID]:
     """The ids of ``table`` the caller's SELECT returns."""
     user = caller.user_id
+    if caller.api_key_id is not None:
+        return _key_visible(world, live_key(world, caller.api_key_id), table)
     if user is None:
         return set()
     rows = world.rows[table].values()
@@ -207,8 +253,20 @@ def _same_house_parents(world: World, table: str, house: UUID, values: dict) -> 
     return True
 
 
+def _key_insert_allowed(world: World, caller: Caller, w: Insert) -> bool:
+    """A key inserts only threads of its own agent, with no author (a key is not a user)."""
+    scope = live_key(world, caller.api_key_id)
+    if scope is None or w.table != "threads" or w.id in world.rows["threads"] or w.created_by is not None:
+        return False
+    house = _parent_house(world, caller, w.table, w)
+    return ((house, w.agent_id) == scope and w.agent_id is not None
+            and _same_house_parents(world, w.table, house, {"environment_id": w.environment_id}))
+
+
 def _insert_allowed(world: World, caller: Caller, w: Insert) -> bool:
     user = caller.user_id
+    if caller.api_key_id is not None:
+        return _key_insert_allowed(world, caller, w)
     if user is None or w.table not in DIRECT_INSERT or w.id in world.rows[w.table]:
         return False  # nobody, a function-only table, or the primary key is taken
     if w.table == "houses":
@@ -223,8 +281,15 @@ def _insert_allowed(world: World, caller: Caller, w: Insert) -> bool:
     return w.created_by in (None, user) or w.table == "configs"
 
 
-def _reachable(world: World, user: UUID, table: str, row: Row) -> bool:
+def _reachable(world: World, caller: Caller, table: str, row: Row) -> bool:
     """The UPDATE policy's USING: which rows a caller's UPDATE can touch at all."""
+    user = caller.user_id
+    if caller.api_key_id is not None:
+        scope = live_key(world, caller.api_key_id)
+        return (table == "threads" and scope is not None and scope[1] is not None
+                and (row.house_id, row.data["agent_id"]) == scope)
+    if user is None:
+        return False
     if table == "members":
         return ((row.data["user_id"] == user and row.house_id in world.houses_of(user))
                 or row.house_id in world.houses_of(user, "admin"))
@@ -234,10 +299,14 @@ def _reachable(world: World, user: UUID, table: str, row: Row) -> bool:
 def _update_allowed(world: World, caller: Caller, w: Update) -> bool:
     user = caller.user_id
     row = world.rows[w.table].get(w.row_id)
-    if user is None or row is None or not _reachable(world, user, w.table, row):
+    if row is None or not _reachable(world, caller, w.table, row):
         return False
     if w.column not in UPDATABLE_ONLY.get(w.table, {w.column}):
         return False
+    if caller.api_key_id is not None and w.column not in KEY_THREAD_COLUMNS:
+        current = row.house_id if w.column == "house_id" else row.data.get(w.column)
+        if w.value == "now" or w.value != current:  # a timestamp set to now() is always a change
+            return False
     return _change_allowed(world, user, w.table, row, w)
 
 
@@ -269,10 +338,7 @@ def bulk_touch(world: World, caller: Caller, table: str) -> int | None:
     """``UPDATE table SET <BULK_COLUMN> = now()`` with no WHERE (so no SELECT
     policy applies, only the UPDATE policy): the rows it changes, or None when
     the statement must fail (no privilege, or a reached row is frozen)."""
-    user = caller.user_id
-    if user is None:
-        return 0
-    reached = [r for r in world.rows[table].values() if _reachable(world, user, table, r)]
+    reached = [r for r in world.rows[table].values() if _reachable(world, caller, table, r)]
     if any(r.deleted for r in reached):
         return None
     return len(reached)
@@ -416,14 +482,11 @@ def delete_account(world: World, user: UUID) -> None:
 # ------------------------------------------------------------------ reads by service_role
 
 def resolves(world: World, key: str) -> tuple | None:
-    """arbe.resolve_api_key as service_role: (id, house, agent) of a usable key."""
-    row = world.rows["api_keys"].get(world.keys.get(key))
-    if row is None or row.deleted or row.data["revoked"] or row.data["expired"]:
-        return None
-    agent = world.rows["agents"].get(row.data["agent_id"])
-    if not world.house_live(row.house_id) or (agent is not None and agent.deleted):
-        return None
-    return (row.id, row.house_id, row.data["agent_id"])
+    """arbe.resolve_api_key as service_role: (id, house, agent) of a usable key
+    (exactly the keys whose claims may act)."""
+    key_id = world.keys.get(key)
+    scope = live_key(world, key_id)
+    return None if scope is None else (key_id, *scope)
 
 
 def secret_value(world: World, secret: UUID) -> str | None:

@@ -46,7 +46,19 @@ NOT_SECURITY_TRIGGERS = ("_touch_updated_at", "members_stamp_inserted", "invites
 
 # function -> [(what the mutation does, text in its source, replacement)]
 FUNCTION_MUTATIONS = {
-    "caller_id": [("role claim not checked", "\n       OR (claims ->> 'role') IS DISTINCT FROM 'authenticated'", "")],
+    "caller_claims": [
+        ("role claim not checked", "\n       OR (claims ->> 'role') IS DISTINCT FROM 'authenticated'", ""),
+        ("a sub beside a key is honoured", "IF (claims -> 'sub') IS NOT NULL AND (claims -> 'arbe_api_key_id') IS NOT NULL THEN",
+         "IF false THEN"),
+    ],
+    "live_api_key": [
+        ("revoked keys act", "\n      AND k.revoked_at IS NULL", ""),
+        ("expired keys act", "\n      AND (k.expires_at IS NULL OR k.expires_at > now())", ""),
+        ("deleted keys act", "\n      AND k.deleted_at IS NULL", ""),
+        ("keys of deleted houses act", "\n      AND h.deleted_at IS NULL", ""),
+        ("keys of deleted agents act", " AND a.deleted_at IS NULL", ""),
+    ],
+    "limit_key_columns": [("keys change any column", "IF changed IS NOT NULL THEN", "IF false THEN")],
     # (No "admin ranks as owner": owner-only rules compare the role by name, not rank.)
     "role_rank": [("member ranks as admin", "WHEN 'member' THEN 1", "WHEN 'member' THEN 2")],
     "caller_house_ids": [
@@ -98,12 +110,7 @@ FUNCTION_MUTATIONS = {
                        "      AND arbe.email_key(i.email) = arbe.caller_email();\n    IF invite.id IS NULL")],
     "create_api_key": [("members create keys", "< arbe.role_rank('admin') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can create",
                         "< arbe.role_rank('member') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can create")],
-    "resolve_api_key": [
-        ("revoked keys resolve", "\n      AND k.revoked_at IS NULL", ""),
-        ("expired keys resolve", "\n      AND (k.expires_at IS NULL OR k.expires_at > now())", ""),
-        ("deleted keys resolve", "\n      AND k.deleted_at IS NULL", ""),
-        ("keys of deleted houses resolve", "\n      AND h.deleted_at IS NULL", ""),
-    ],
+    "resolve_api_key": [("dead keys resolve", "\n      AND EXISTS (SELECT FROM arbe.live_api_key(k.id))", "")],
     "set_secret": [("members set secrets", "< arbe.role_rank('admin') THEN\n        RAISE EXCEPTION 'only an admin or owner of the secret",
                     "< arbe.role_rank('member') THEN\n        RAISE EXCEPTION 'only an admin or owner of the secret")],
     "read_secret": [("deleted secrets readable", "s.deleted_at IS NULL AND ", "")],

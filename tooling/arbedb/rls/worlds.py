@@ -15,9 +15,9 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from ..testing.impersonate import user_claims
+from ..testing.impersonate import key_claims, user_claims
 from ..testing.world import WorldBuilder
-from .model import TABLES, TRACKED, Caller, Row, World
+from .model import TABLES, TRACKED, Caller, Row, World, live_key
 
 # ------------------------------------------------------------------ specs
 
@@ -66,8 +66,8 @@ CORE_MEMBERS = (MemberSpec(1, 0, "admin"), MemberSpec(2, 0, "member"), MemberSpe
 CORE_ROWS = (
     RowSpec("agents", 0), RowSpec("agents", 0, deleted=True),
     RowSpec("environments", 0), RowSpec("environments", 0, deleted=True),
-    RowSpec("threads", 0, parent=0), RowSpec("threads", 0, deleted=True),
-    RowSpec("configs", 0), RowSpec("configs", 0, parent=1, deleted=True),
+    RowSpec("threads", 0, parent=0), RowSpec("threads", 0, deleted=True), RowSpec("threads", 0, parent=1),
+    RowSpec("configs", 0), RowSpec("configs", 0, parent=1, deleted=True), RowSpec("configs", 0, parent=0),
     RowSpec("secrets", 0, flag=True), RowSpec("secrets", 0, deleted=True, flag=True),
     RowSpec("invites", 0, other=1, inviter=1), RowSpec("invites", 0, deleted=True), RowSpec("invites", 0, other=101),
     RowSpec("invites", 0, flag=True, other=1),
@@ -79,6 +79,8 @@ CORE_ROWS = (
     RowSpec("invites", 0, other=103),
     RowSpec("api_keys", 0, other=1), RowSpec("api_keys", 0, other=0), RowSpec("api_keys", 0, flag=True, other=1),
     RowSpec("api_keys", 0, deleted=True, other=1),
+    # Agent keys: of the live agent 0 (whose thread and config are above), and of the deleted agent 1.
+    RowSpec("api_keys", 0, parent=0, other=1), RowSpec("api_keys", 0, parent=1, other=1),
 )
 # With two or more houses, house 1 is a soft-deleted one holding live credentials.
 CORE_DELETED_HOUSE = HouseSpec(4, deleted=True)
@@ -234,17 +236,24 @@ KELVIN = "\u212a"  # lower() under a Unicode-aware collation makes it `k`
 
 def callers(world: World) -> list[Caller]:
     """Every user (some with their email in another ASCII case), user1 again
-    with a JWT email that only Unicode case folding would match, anon, and
+    with a JWT email that only Unicode case folding would match, every API key
+    of the world (live or dead: the claims name it either way), anon, and
     nobodies."""
     out = []
     for i, (user, email) in enumerate(sorted(world.users.items(), key=lambda kv: kv[1])):
         out.append(Caller(f"user{i}", user, email.upper() if i % 2 else email))
         if i == 1 and "k" in email:  # user1 holds a live invite in every world's core
             out.append(Caller("user1 with a Kelvin-sign email", user, email.replace("k", KELVIN)))
+    keys = sorted(world.rows["api_keys"].values(), key=lambda r: str(r.key()))
+    out += [Caller(f"key{i} ({'agent' if k.data['agent_id'] else 'house-wide'})", api_key_id=k.id)
+            for i, k in enumerate(keys)]
     out.append(Caller("anon", anon=True))
     out += [Caller(label, claims=claims) for label, claims in BROKEN_CLAIMS.items()]
     if world.users:
         some_user = min(world.users)
         forged = json.dumps({**user_claims(some_user), "role": "service_role"})
         out.append(Caller("service_role claim", claims=forged))
+        if keys:  # a user's sub beside a (live, if any) key: neither, nobody
+            key = next((k for k in keys if live_key(world, k.id)), keys[0])
+            out.append(Caller("sub and key", claims=json.dumps({**user_claims(some_user), **key_claims(key.id)})))
     return out

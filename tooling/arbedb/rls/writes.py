@@ -10,7 +10,7 @@ import psycopg
 from hypothesis import strategies as st
 from psycopg import sql
 
-from ..testing.impersonate import acting_as, probing_as, user_claims
+from ..testing.impersonate import acting_as, key_claims, probing_as, user_claims
 from .model import (BULK_COLUMN, DIRECT_INSERT, ROLES_ALL, Call, Caller, Insert, Update, World, email_key,
                     insert_values)
 
@@ -49,6 +49,8 @@ def session(caller: Caller) -> tuple[str, dict | str | None]:
         return "anon", {"role": "anon"}
     if caller.user_id is not None:
         return "authenticated", user_claims(caller.user_id, caller.email)
+    if caller.api_key_id is not None:
+        return "authenticated", key_claims(caller.api_key_id)
     return "authenticated", caller.claims
 
 

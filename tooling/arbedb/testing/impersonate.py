@@ -4,7 +4,8 @@
         cur.execute("SELECT * FROM threads")
 
 runs ``SET LOCAL ROLE authenticated`` and sets ``request.jwt.claims`` exactly as
-PostgREST does (SPEC §3). Nested inside an open transaction it uses a savepoint,
+PostgREST does (SPEC §3); ``as_key(conn, api_key_id)`` acts as an agent's API key
+the same way, with the claims the API server sets after resolving the key. Nested inside an open transaction it uses a savepoint,
 so a test can build a world as service_role and then act as several callers on
 it; every change made while acting is undone on exit, error or not.
 """
@@ -25,6 +26,11 @@ def user_claims(user_id, email: str | None = None) -> dict:
     if email is not None:
         claims["email"] = email
     return claims
+
+
+def key_claims(api_key_id) -> dict:
+    """What the API server sets for an agent after resolving its key (no sub: a key is not a user)."""
+    return {"role": AUTHENTICATED, "arbe_api_key_id": str(api_key_id)}
 
 
 @contextmanager
@@ -84,6 +90,10 @@ def probing_as(conn, role: str, claims: dict | str | None, statement, params=())
 
 def as_user(conn, user_id: uuid.UUID | str, email: str | None = None):
     return acting_as(conn, AUTHENTICATED, user_claims(user_id, email))
+
+
+def as_key(conn, api_key_id: uuid.UUID | str):
+    return acting_as(conn, AUTHENTICATED, key_claims(api_key_id))
 
 
 def as_anon(conn):
