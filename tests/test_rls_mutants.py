@@ -39,12 +39,16 @@ def test_every_policy_guard_and_grant_has_mutants(arbedb_project):
     assert sum(n.startswith("execute ") for n in names) >= 2
 
 
-def test_private_tables_and_revoked_invite_accepts_are_in_the_property(arbedb_cluster, arbedb_template, arbedb_project):
+def test_private_tables_revoked_invites_and_helper_grants_are_in_the_property(arbedb_cluster, arbedb_template, arbedb_project):
     """The property reads every arbe_private table as every caller kind, and tries
-    to accept revoked, expired and used invites: a stray grant on the private
-    tables, and an accept_invite that takes a soft-deleted invite, are killed."""
+    to accept revoked, expired and used invites, and knows which definer functions
+    callers may run: a stray grant on the private tables, an accept_invite that
+    takes a soft-deleted invite, and a helper re-granted to callers are killed."""
     wanted = {"arbe_private's tables readable by callers": "arbe_private",
-              "function accept_invite: revoked invites accepted by accept_invite alone": "accept_invite"}
+              "function accept_invite: revoked invites accepted by accept_invite alone": "accept_invite",
+              "execute arbe.lock_house(uuid) granted to authenticated": "may EXECUTE arbe.lock_house",
+              "execute arbe.assert_keeps_an_owner(uuid, uuid) granted to authenticated":
+                  "may EXECUTE arbe.assert_keeps_an_owner"}
     mutants = [m for m in derive(arbedb_project) if m.name in wanted]
     assert len(mutants) == len(wanted)
     verdicts = run_mutants(arbedb_cluster.admin_dsn, arbedb_template, mutants, examples=2, seed_value=0, jobs=2)

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+from ..lint.rules.arb023_caller_functions import CALLER_API
 from ..testing.impersonate import acting_as, as_service, clear_identity, probing_as, set_identity, user_claims
 from . import model
 from .model import TABLES, TRACKED, Caller, Row, World
@@ -151,6 +152,27 @@ def check_service_only(conn) -> None:
             except psycopg.errors.InsufficientPrivilege:
                 continue
             raise Disagreement(f"{caller.label} may run {call}; model says service_role only")
+
+
+def check_helpers_unreachable(conn) -> None:
+    """Callers may EXECUTE no SECURITY DEFINER function but the caller API (lint rule
+    ARB023's list, the one definition): a helper runs as its owner, so one a caller
+    could run would lock or write any house (assert_keeps_an_owner, lock_house) or
+    answer about houses the caller does not belong to."""
+    granted = conn.execute("""
+        SELECT p.oid::regprocedure::text, n.nspname || '.' || p.proname, r.role
+          FROM pg_catalog.pg_proc AS p
+          JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+         CROSS JOIN (VALUES ('anon'), ('authenticated')) AS r (role)
+         WHERE n.nspname IN ('arbe', 'arbe_private') AND p.prosecdef
+           AND p.prorettype NOT IN ('pg_catalog.trigger'::regtype, 'pg_catalog.event_trigger'::regtype)
+           AND has_schema_privilege(r.role, n.oid, 'USAGE')
+           AND has_function_privilege(r.role, p.oid, 'EXECUTE')
+         ORDER BY 1, 3""").fetchall()
+    for signature, name, role in granted:
+        if name not in CALLER_API:
+            raise Disagreement(f"{role} may EXECUTE {signature}; model says callers reach only the caller API "
+                               "(a definer helper runs as its owner)")
 
 
 def create_probe_role(conn) -> str:
@@ -484,6 +506,7 @@ def prepare_run(conn) -> str:
     to anon and the probe role. Inside the run's transaction, so nothing stays."""
     check_anon_refused(conn)
     check_service_only(conn)
+    check_helpers_unreachable(conn)
     leak_grants_to_anon(conn)
     create_stray_grantee(conn)
     return create_probe_role(conn)

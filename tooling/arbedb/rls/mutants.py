@@ -124,6 +124,9 @@ PRIVATE_GRANT = ("GRANT USAGE ON SCHEMA arbe_private TO anon, authenticated; "
                  "GRANT SELECT ON ALL TABLES IN SCHEMA arbe_private TO anon, authenticated;")
 # Functions only service_role may run: granting them to callers is a mutant too.
 SERVICE_ONLY = ("arbe.resolve_api_key(text)", "arbe.read_secret(uuid)")
+# Definer helpers only the owner's triggers call: the grant revocation is a guard
+# (a caller holding EXECUTE could lock or write any house row), so re-granting is a mutant.
+OWNER_ONLY = ("arbe.assert_keeps_an_owner(uuid, uuid)", "arbe.lock_house(uuid)")
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ def derive(project: Project) -> list[Mutant]:
         raise ArbedbError(f"FUNCTION_MUTATIONS names functions not in policies/ or triggers/: {sorted(missing)}")
     mutants.append(Mutant("arbe_private's tables readable by callers", PRIVATE_GRANT, "policies/00_privileges.sql"))
     mutants += [Mutant(f"execute {fn} granted to authenticated", f"GRANT EXECUTE ON FUNCTION {fn} TO authenticated;",
-                       "policies/") for fn in SERVICE_ONLY]
+                       "policies/") for fn in SERVICE_ONLY + OWNER_ONLY]
     return mutants
 
 
