@@ -1,4 +1,4 @@
--- The Electric publication (SPEC §6). Electric runs with
+-- The Electric publication (model §5). Electric runs with
 -- ELECTRIC_MANUAL_TABLE_PUBLISHING=true, so this file, not Electric, decides
 -- what is published; Electric only checks it.
 --

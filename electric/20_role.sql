@@ -1,4 +1,4 @@
--- The role Electric connects as (SPEC §6): LOGIN, REPLICATION (to create and
+-- The role Electric connects as (model §5): LOGIN, REPLICATION (to create and
 -- read its slot), BYPASSRLS (its snapshots must see every row: the proxy, not
 -- RLS, scopes what a browser gets), SELECT on the published tables and nothing
 -- else: no write, nothing in arbe_private.

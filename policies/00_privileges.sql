@@ -3,7 +3,7 @@
 -- RLS decides *which rows*; privileges decide *which commands and columns* a
 -- role may attempt at all. Supabase's default privileges grant anon and
 -- authenticated ALL on new tables in public, so we start from nothing and
--- grant back exactly what SPEC §5 allows. A policy that is accidentally too
+-- grant back exactly what model §4 allows. A policy that is accidentally too
 -- wide then still cannot open a command the grant never gave.
 
 -- anon sees and writes nothing in this schema.

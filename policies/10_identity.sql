@@ -120,7 +120,7 @@ AS $$
     WHERE (arbe.caller_claims()).api_key_id IS NOT NULL
 $$;
 
--- SPEC: arbe.caller_agent_id() is the key's agent (NULL for a house-wide key,
+-- model §4b: arbe.caller_agent_id() is the key's agent (NULL for a house-wide key,
 -- a user, or nobody); arbe.caller_key_house_id() the key's house (NULL unless
 -- the caller is a live key).
 CREATE OR REPLACE FUNCTION arbe.caller_agent_id() RETURNS uuid

@@ -49,7 +49,7 @@ $$;
 -- body on every call; guards call them on every write. PL/pgSQL keeps the plan
 -- for the session: 3× faster on 15 (bench/function_language.py), even on 18.
 
--- SPEC §5: the caller's role in a live house, or NULL.
+-- model §4: the caller's role in a live house, or NULL.
 CREATE OR REPLACE FUNCTION arbe.house_role(house_id uuid) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = ''
@@ -65,7 +65,7 @@ BEGIN
 END
 $$;
 
--- SPEC §5: true when the caller has a live membership in a live house.
+-- model §4: true when the caller has a live membership in a live house.
 CREATE OR REPLACE FUNCTION arbe.is_house_member(house_id uuid) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = ''
@@ -95,7 +95,7 @@ BEGIN
 END
 $$;
 
--- Executable by authenticated only (SPEC §5). Policies run as the caller, so the
+-- Executable by authenticated only (model §4). Policies run as the caller, so the
 -- caller needs EXECUTE on what they call; anon never reaches a policy because it
 -- holds no table privilege at all.
 REVOKE ALL ON FUNCTION arbe.role_rank(text), arbe.caller_house_ids(text), arbe.is_house_member(uuid),

@@ -1,4 +1,4 @@
--- houses (SPEC §5): read by members; created by anyone for themselves; renamed by
+-- houses (model §4): read by members; created by anyone for themselves; renamed by
 -- admin+, soft-deleted by the owner (the owner-only part is the guard trigger in
 -- triggers/40_guards.sql: a policy cannot compare the old row with the new one).
 --
@@ -37,5 +37,5 @@ USING (id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))));
 
 -- Replaced by arbe.created_house_has_members, which answers about the caller's
 -- own creations only (this one told any caller whether any house id exists).
--- arbedb: ignore squawk:ban-drop-function because no client may call it (SPEC names it nowhere) and nothing uses it after the policy above
+-- arbedb: ignore squawk:ban-drop-function because no client may call it (the model names it nowhere) and nothing uses it after the policy above
 DROP FUNCTION IF EXISTS arbe.house_has_members(uuid);

@@ -1,4 +1,4 @@
--- members (SPEC §5): a caller sees their own memberships in any house (so the
+-- members (model §4): a caller sees their own memberships in any house (so the
 -- client can list "my houses", including ones they left) and every membership
 -- of the houses they belong to. Nobody inserts directly: house creation and
 -- arbe.accept_invite do. Updates are narrowed here to the rows a caller may touch

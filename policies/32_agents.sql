@@ -1,4 +1,4 @@
--- agents (SPEC §5): read by every member of the house, written by admin+.
+-- agents (model §4): read by every member of the house, written by admin+.
 -- No WITH CHECK on UPDATE: PostgreSQL then checks the new row against USING,
 -- and house_id cannot change (triggers/40_guards.sql). A soft-deleted row is
 -- frozen for callers by the same file's freeze_deleted trigger.

@@ -1,4 +1,4 @@
--- threads (SPEC §5): any member of the house reads, creates (as themselves) and
+-- threads (model §4): any member of the house reads, creates (as themselves) and
 -- updates them; transcripts are not here, only metadata.
 --
 -- An API key bound to agent A reads, creates and updates the threads of A in
@@ -58,7 +58,7 @@ USING (
     )
 );
 
--- SPEC §5b: the durable-stream proxy asks this before it forwards a read, a
+-- model §4b: the durable-stream proxy asks this before it forwards a read, a
 -- tail or an entry write of a thread's stream. True exactly when the caller
 -- (user or key) sees the thread under RLS and it is live. SECURITY INVOKER on
 -- purpose: the answer *is* the threads_select policy, so it cannot drift from

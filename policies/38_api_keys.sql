@@ -1,4 +1,4 @@
--- api_keys (SPEC §5): admin+ of the house read and revoke them. There is no INSERT
+-- api_keys (model §4): admin+ of the house read and revoke them. There is no INSERT
 -- policy: rows are created only by arbe.create_api_key, which also stores the hash
 -- of the credential it returns once. Column privileges (00_privileges.sql) limit
 -- a caller's UPDATE to revoked_at and deleted_at.

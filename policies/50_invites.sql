@@ -1,4 +1,4 @@
--- Invites (SPEC §5): the token is shown once, only its SHA-256 is stored (in
+-- Invites (model §4): the token is shown once, only its SHA-256 is stored (in
 -- arbe_private), and it is compared in the database.
 --
 -- Randomness: two gen_random_uuid() values (PostgreSQL's strong random source,

@@ -1,4 +1,4 @@
--- API keys (SPEC §5): `arbe_` + a 12-hex-digit prefix + a 64-hex-digit secret,
+-- API keys (model §4): `arbe_` + a 12-hex-digit prefix + a 64-hex-digit secret,
 -- shown once. Only the prefix (to tell keys apart in a UI) and the SHA-256 of
 -- the whole key are stored; resolution hashes what it is given and compares in
 -- the database. Only service_role resolves keys (the API server does it for

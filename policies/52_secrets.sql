@@ -1,4 +1,4 @@
--- Secret values (SPEC §5): written by admin+ of the secret's house, read only by
+-- Secret values (model §4): written by admin+ of the secret's house, read only by
 -- service_role (the server that injects them into an environment). The value
 -- never sits in a public table, so neither RLS reads nor Electric's publication
 -- can carry it; and it is sealed before it is stored, so neither can anything

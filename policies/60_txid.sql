@@ -1,4 +1,4 @@
--- arbe.txid() (SPEC §6): the id of the calling transaction as the 32-bit xid the
+-- arbe.txid() (model §5): the id of the calling transaction as the 32-bit xid the
 -- replication stream carries in its BEGIN message, which is what TanStack DB's
 -- awaitTxId waits for. pg_current_xact_id() is the 64-bit xid8 (epoch << 32 |
 -- xid); the ::xid cast keeps the low 32 bits, the ones on the wire. VOLATILE:

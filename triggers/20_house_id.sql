@@ -1,4 +1,4 @@
--- Where house_id comes from (SPEC §4).
+-- Where house_id comes from (model §3).
 --
 -- houses: house_id is the row's own id, so a houses shape uses the same WHERE
 -- as every other table (the CHECK in the table makes any other value fail).

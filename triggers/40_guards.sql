@@ -2,7 +2,7 @@
 -- with the new one. Each raises with SQLSTATE 42501 and a message that names
 -- only the rule, never another house's data.
 
--- Columns that never change once written (SPEC §4/§5), for every caller:
+-- Columns that never change once written (model §3/§5), for every caller:
 -- server code has no reason to rewrite them either, and Electric consumers key
 -- rows by them. An argument 'once:col' allows one change from NULL to a value
 -- (revoking a key, accepting an invite) and none after.
@@ -86,7 +86,7 @@ FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
 CREATE OR REPLACE TRIGGER api_keys_freeze_deleted BEFORE UPDATE ON public.api_keys
 FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
 
--- An API key changes only the columns named in the arguments (SPEC §5b:
+-- An API key changes only the columns named in the arguments (model §4b:
 -- status, title and usage of its agent's threads). Column grants cannot say
 -- this, a key and a user are both `authenticated`, so the guard asks who is
 -- calling: any claims naming a key (live or not; a dead one reaches no row
@@ -173,7 +173,7 @@ CREATE OR REPLACE TRIGGER members_retire_ownerless_house AFTER DELETE ON public.
 FOR EACH ROW WHEN (old.role = 'owner' AND old.deleted_at IS NULL)
 EXECUTE FUNCTION arbe.retire_ownerless_house();
 
--- members: who may change a membership how (SPEC §5). The policy already limits
+-- members: who may change a membership how (model §4). The policy already limits
 -- an RLS-subject caller to their own rows and to houses where they are admin+.
 CREATE OR REPLACE FUNCTION arbe.guard_members() RETURNS trigger
 LANGUAGE plpgsql
@@ -228,7 +228,7 @@ FOR EACH ROW WHEN (
 )
 EXECUTE FUNCTION arbe.keep_an_owner();
 
--- houses: any admin may rename, only an owner may soft-delete (SPEC §5).
+-- houses: any admin may rename, only an owner may soft-delete (model §4).
 CREATE OR REPLACE FUNCTION arbe.guard_houses() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = ''

@@ -65,7 +65,7 @@ BASE_SETTINGS = {
 # For throwaway servers (tests): durability buys nothing there.
 EPHEMERAL_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
-# Logins that need a password by default: Electric's role (SPEC: REPLICATION, BYPASSRLS).
+# Logins that need a password by default: Electric's role (REPLICATION, BYPASSRLS: docs/model.md §5).
 PASSWORD_LOGINS = ("electric",)
 
 

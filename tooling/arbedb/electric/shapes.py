@@ -15,7 +15,7 @@ from ..config import Project
 from ..errors import ArbedbError
 
 SHAPES_FILE = "electric/shapes.toml"
-# The one WHERE every per-entity shape uses (SPEC §1, §6).
+# The one WHERE every per-entity shape uses (docs/model.md §1, §5).
 HOUSE_WHERE = "house_id = $1 AND deleted_at IS NULL"
 # House roles, weakest first; a shape needing `admin` is allowed to admins and owners.
 ROLES = ("member", "admin", "owner")
@@ -26,7 +26,7 @@ PARAM_KINDS = {
     "caller": "the caller's own user id (auth.uid())",
     "agent": "the calling API key's agent (arbe.caller_agent_id()); a house-wide key has none",
 }
-# Who a shape serves (SPEC §5b): signed-in users, or agents acting with an API key
+# Who a shape serves (docs/model.md §4b): signed-in users, or agents acting with an API key
 # (the proxy resolves the key with arbe.resolve_api_key and binds its house and agent).
 CALLER_KINDS = ("user", "key")
 

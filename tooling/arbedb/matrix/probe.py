@@ -8,7 +8,7 @@ caller — anon, non-member, member, admin, owner, service_role — impersonated
 the Supabase way in a savepoint of its own, and the outcome is recorded: the
 row came back / the write touched it, or what stopped it (missing privilege,
 row-level security, a guard trigger). Two more callers are API keys of H
-(SPEC §5b), acting the way the API server acts for an agent: an agent key
+(docs/model.md §4b), acting the way the API server acts for an agent: an agent key
 bound to the sample agent (whose are the sample thread and config), and a
 house-wide key. Nothing is read from policy text, so
 the matrix shows what policies, grants and triggers do together, on any
@@ -34,7 +34,7 @@ from ..testing.world import DEFAULTS, WorldBuilder
 CALLERS = ("anon", "non-member", "member", "admin", "owner", "agent key", "house key", "service_role")
 KEYS = ("agent key", "house key")
 COMMON = {"id", "house_id", "created_at", "updated_at", "deleted_at"}
-# SPEC §4's order; tables added later follow by name.
+# docs/model.md §3's order; tables added later follow by name.
 ORDER = ("houses", "members", "agents", "environments", "threads", "configs", "secrets", "invites", "api_keys")
 
 
@@ -64,7 +64,7 @@ class Matrix:
     rows: list[tuple[Probe, dict[str, Cell]]] = field(default_factory=list)
 
     def allowed(self) -> dict[tuple[str, str], set[str]]:
-        """(table, action) -> the callers allowed; what the tests compare with SPEC §5."""
+        """(table, action) -> the callers allowed; what the tests compare with docs/model.md §4."""
         return {(p.table, p.action): {c for c, cell in cells.items() if cell.allowed} for p, cells in self.rows}
 
     def unclear(self) -> list[str]:
@@ -242,7 +242,7 @@ def probes(conn, tables: dict[str, list[Column]], world: World) -> list[Probe]:
 
 
 def _extra(conn, table: str, world: World) -> list[Probe]:
-    """Commands beyond the generic five that SPEC §5 names for a table."""
+    """Commands beyond the generic five that docs/model.md §4 names for a table."""
     q, lit = sql.SQL, sql.Literal
     row = lit(world.rows.get(table))
     if table == "members":

@@ -1,1 +1,1 @@
-"""Property-based RLS verification: a reference model of SPEC §5, world generation, checks, mutants."""
+"""Property-based RLS verification: a reference model of docs/model.md §4, world generation, checks, mutants."""

@@ -39,7 +39,7 @@ WRITES_PER_WORLD = 8
 
 
 class Disagreement(AssertionError):
-    """The database and the model of SPEC §5 disagree."""
+    """The database and the model of docs/model.md §4 disagree."""
 
 
 # Every table's visible ids in one statement: RLS applies to each arm on its own.
@@ -111,7 +111,7 @@ def check_secrets_sealed(conn, world: World) -> None:
 
 def check_private_unreadable(conn, callers: list[Caller]) -> None:
     """No caller reads any table in arbe_private (credential hashes, sealed
-    secret values: SPEC §4). Each caller kind, each table. The only answer
+    secret values: docs/model.md §3). Each caller kind, each table. The only answer
     accepted is a refusal (insufficient_privilege: no USAGE on the schema or no
     SELECT on the table). An empty result is a failure too: the read was allowed,
     so a grant has leaked and only the private tables' RLS (no policy: every row
@@ -140,7 +140,7 @@ def check_anon_refused(conn) -> None:
 
 
 def check_service_only(conn) -> None:
-    """Resolving keys and reading secrets is service_role's alone (SPEC §5)."""
+    """Resolving keys and reading secrets is service_role's alone (docs/model.md §4)."""
     import uuid
 
     somebody = Caller("a user", uuid.UUID(int=1), "a@example.com")
@@ -340,7 +340,7 @@ SERVICE = Caller("service_role", role="service_role", claims='{"role":"service_r
 
 def _sweep_service(conn, world: World, table: str, row, ids, users) -> None:
     """Trusted server code is held to the invariants too: immutable columns stay
-    (SPEC §4: house_id never changes), and children inherit their parent's house."""
+    (docs/model.md §3: house_id never changes), and children inherit their parent's house."""
     import uuid
 
     for column in sorted(model.IMMUTABLE[table]):

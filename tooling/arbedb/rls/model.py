@@ -1,7 +1,7 @@
-"""The permission matrix of SPEC §5, executable: what each caller may see and do.
+"""The permission matrix of docs/model.md §4, executable: what each caller may see and do.
 
 This is the reference the database is tested against (``arbedb rls-test``). It
-reads like the matrix on purpose; when the SPEC changes, this file changes
+reads like the matrix on purpose; when the model (docs/model.md) changes, this file changes
 with it, and the property tests then show every place the SQL disagrees.
 
 A world is the rows of the nine tables (only the columns the rules look at),
@@ -34,7 +34,7 @@ TRACKED = {
     "api_keys": ("agent_id", "name", "revoked", "expired"),
 }
 
-# SPEC §4/§5: never changed after insert, by anyone.
+# docs/model.md §3/§5: never changed after insert, by anyone.
 IMMUTABLE = {
     "houses": {"house_id", "created_by"},
     "members": {"house_id", "user_id"},
@@ -91,7 +91,7 @@ class Caller:
     anon: bool = False
     claims: str | None = None  # raw request.jwt.claims for broken tokens
     role: str | None = None  # a database role other than anon/authenticated (then nobody too)
-    api_key_id: UUID | None = None  # claims naming this api_keys row (SPEC §5b); acts only while it is live
+    api_key_id: UUID | None = None  # claims naming this api_keys row (docs/model.md §4b); acts only while it is live
 
 
 @dataclass
@@ -129,7 +129,7 @@ class World:
                 if m.house_id == house and m.data["role"] == "owner" and not m.deleted]
 
 
-# ------------------------------------------------------------------ API keys (SPEC §5b)
+# ------------------------------------------------------------------ API keys (docs/model.md §4b)
 
 # What a key may change in the threads of its agent; everything else a key writes is refused.
 KEY_THREAD_COLUMNS = {"status", "title", "usage"}

@@ -42,7 +42,7 @@ OPTIONAL_COLUMNS = {
 
 
 def session(caller: Caller) -> tuple[str, dict | str | None]:
-    """The database role and JWT claims a caller runs with (SPEC §3)."""
+    """The database role and JWT claims a caller runs with (docs/model.md §2)."""
     if caller.role:
         return caller.role, caller.claims
     if caller.anon:

@@ -1,7 +1,7 @@
 """The SQL `arbedb new-table` writes: the house-table conventions of this repository, once.
 
 Each template is what a reviewer would ask for on a new house-scoped table
-(SPEC §4-§6, and the lint rules that check them): the common columns, a real
+(docs/model.md §3-§5, and the lint rules that check them): the common columns, a real
 foreign key to houses, the parent bound by a composite key, the shape index,
 RLS enabled and forced, grants that start from nothing, policies whose
 membership calls run once per statement, and the triggers every table carries.

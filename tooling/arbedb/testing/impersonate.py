@@ -4,7 +4,7 @@
         cur.execute("SELECT * FROM threads")
 
 runs ``SET LOCAL ROLE authenticated`` and sets ``request.jwt.claims`` exactly as
-PostgREST does (SPEC §3); ``as_key(conn, api_key_id)`` acts as an agent's API key
+PostgREST does (docs/model.md §2); ``as_key(conn, api_key_id)`` acts as an agent's API key
 the same way, with the claims the API server sets after resolving the key. Nested inside an open transaction it uses a savepoint,
 so a test can build a world as service_role and then act as several callers on
 it; every change made while acting is undone on exit, error or not.

@@ -20,7 +20,7 @@ OPERATIONS = ("insert", "update", "delete", "truncate")
 PROJECT_SCHEMAS = ("public", "arbe", "arbe_private")
 ON_SUPABASE = "on Supabase connect Electric as the postgres role over the direct (not pooled) connection"
 
-# Column names that suggest credential material (SPEC §4: it lives in arbe_private).
+# Column names that suggest credential material (docs/model.md §3: it lives in arbe_private).
 # References and timestamps about a credential (token_id, key_rotated_at) are fine.
 _CREDENTIAL_WORDS = {
     "token", "tokens", "hash", "hashed", "digest", "secret", "secrets", "password", "passwd", "pwd", "salt",

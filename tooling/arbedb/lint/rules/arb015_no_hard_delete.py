@@ -5,7 +5,7 @@ What: a policy ``FOR DELETE`` or ``FOR ALL`` that applies to ``authenticated``,
 
 Why: rows are soft-deleted (``deleted_at``) so Electric can move them out of
 shapes and the history survives; authenticated callers never hard-DELETE
-(SPEC §5). ``FOR ALL`` is the easy way to grant DELETE by accident.
+(docs/model.md §4). ``FOR ALL`` is the easy way to grant DELETE by accident.
 
 Bad::
 

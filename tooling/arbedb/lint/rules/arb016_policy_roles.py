@@ -3,7 +3,7 @@
 What: a policy without ``TO`` (it then applies to PUBLIC, every role) or one
 that applies to ``anon``.
 
-Why: ``anon`` sees and writes nothing (SPEC §5). A policy without TO is
+Why: ``anon`` sees and writes nothing (docs/model.md §4). A policy without TO is
 evaluated for every role, anon included, so a grant added later for another
 purpose silently opens rows to it.
 

@@ -7,7 +7,7 @@ mode) in the same file, which runs in the same transaction.
 Why: a transaction that wrote to ``t`` before the table joined the publication
 and commits after Electric's snapshot is in neither the snapshot nor the
 stream: its rows are lost for every client. SHARE waits for those writers to
-finish and holds new ones off until commit (SPEC §6).
+finish and holds new ones off until commit (docs/model.md §5).
 
 Bad::
 

@@ -4,7 +4,7 @@ What: a GRANT of the schema (USAGE, CREATE) or of any of its tables to a client
 role or to PUBLIC.
 
 Why: arbe_private holds invite token hashes, API key hashes and secret values
-(SPEC §4). Clients reach them only through SECURITY DEFINER functions that
+(docs/model.md §3). Clients reach them only through SECURITY DEFINER functions that
 check the caller's role; one grant makes them readable with the anon key.
 
 Bad::

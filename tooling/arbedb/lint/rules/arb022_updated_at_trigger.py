@@ -4,7 +4,7 @@ What: for each public table with an ``updated_at`` column, a ``BEFORE UPDATE …
 FOR EACH ROW`` trigger whose function assigns ``NEW.updated_at`` (read from the
 function body with the PL/pgSQL parser).
 
-Why: ``updated_at`` is the server's clock (SPEC §4); without the trigger it
+Why: ``updated_at`` is the server's clock (docs/model.md §3); without the trigger it
 keeps the insert time forever, or whatever a client chose to send.
 
 Bad::
