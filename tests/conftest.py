@@ -16,6 +16,19 @@ PROJECT_PARTS = ("pyproject.toml", "alembic.ini", "migrations", "policies", "tri
                  ".squawk.toml", "pgrls.toml")
 
 
+# For a module that defines `world_db` — (dsn, world) committed once per module:
+# its world, and a connection to that database for each test.
+@pytest.fixture
+def world(world_db):
+    return world_db[1]
+
+
+@pytest.fixture
+def conn(world_db):
+    with psycopg.connect(world_db[0]) as c:
+        yield c
+
+
 @pytest.fixture
 def project_copy(tmp_path):
     """A writable copy of this project (SQL and config only) to break or extend."""

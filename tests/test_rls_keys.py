@@ -76,17 +76,6 @@ def world_db(request):
         yield dsn, world
 
 
-@pytest.fixture
-def world(world_db):
-    return world_db[1]
-
-
-@pytest.fixture
-def conn(world_db):
-    with psycopg.connect(world_db[0]) as c:
-        yield c
-
-
 def ids(cur, table):
     return {r[0] for r in cur.execute(f"SELECT id FROM {table}")}
 

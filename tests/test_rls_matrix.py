@@ -57,17 +57,6 @@ def world_db(arbedb_cluster, arbedb_template):
         yield dsn, world
 
 
-@pytest.fixture
-def world(world_db):
-    return world_db[1]
-
-
-@pytest.fixture
-def conn(world_db):
-    with psycopg.connect(world_db[0]) as c:
-        yield c
-
-
 def me(conn, world, user):
     return as_user(conn, user, world.email(user))
 
