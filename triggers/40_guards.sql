@@ -2,7 +2,7 @@
 -- with the new one. Each raises with SQLSTATE 42501 and a message that names
 -- only the rule, never another house's data.
 
--- Columns that never change once written (model §3/§5), for every caller:
+-- Columns that never change once written (model §3/§4), for every caller:
 -- server code has no reason to rewrite them either, and Electric consumers key
 -- rows by them. An argument 'once:col' allows one change from NULL to a value
 -- (revoking a key, accepting an invite) and none after.

@@ -34,7 +34,7 @@ TRACKED = {
     "api_keys": ("agent_id", "name", "revoked", "expired"),
 }
 
-# docs/model.md §3/§5: never changed after insert, by anyone.
+# docs/model.md §3/§4: never changed after insert, by anyone.
 IMMUTABLE = {
     "houses": {"house_id", "created_by"},
     "members": {"house_id", "user_id"},
