@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import random
+from functools import partial
 
 import psycopg
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -27,13 +28,14 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from ..lint.rules.arb023_caller_functions import CALLER_API
-from ..testing.impersonate import acting_as, as_service, clear_identity, probing_as, set_identity, user_claims
+from ..testing.impersonate import CLEAR_IDENTITY, IDENTITY, acting_as, as_service, identity_params, user_claims
+from ..testing.probes import Outcome, Probes, install
 from . import model
 from .model import TABLES, TRACKED, Caller, Row, World
 from .report import describe, namer
 from .worlds import callers as callers_of
 from .worlds import PROJECTION, load, read_rows, world_specs
-from .writes import NOW, UPDATE_COLUMNS, bulk_touch, execute, session, writes
+from .writes import NOW, UPDATE_COLUMNS, bulk_touch, execute, session, try_write, writes
 
 WRITES_PER_WORLD = 8
 
@@ -49,26 +51,41 @@ LOOKUPS = ("SELECT t, l.house_id, l.house_name, l.role FROM unnest(%s::text[]) A
 THREAD_ACCESS = "SELECT t, arbe.can_access_thread(t) FROM unnest(%s::uuid[]) AS t"
 
 
+def _pipelined(conn, queries) -> list:
+    """Run (statement, params) after (statement, params) in one pipeline: one round
+    trip for them all, each text prepared once by the driver (the server re-plans
+    an RLS statement only when the role changes). Returns each one's cursor, its
+    rows fetched."""
+    with conn.pipeline():
+        cursors = [conn.cursor().execute(statement, params) for statement, params in queries]
+    return cursors
+
+
+def _read_as_each(conn, callers: list[Caller], tokens: list, threads: list) -> list[tuple]:
+    """(caller, visible ids, invite look-ups or None, thread access or None) for
+    every caller. Reads change nothing, so no savepoint per caller: the role and
+    claims are set transaction-locally, caller after caller, and reset at the end."""
+    queries, reads = [], []
+    for caller in callers:
+        mine = [(VISIBLE_IDS, None)]
+        if not (caller.anon or caller.role):  # nobodies and other roles may not EXECUTE the functions
+            mine += [(LOOKUPS, (tokens,)), (THREAD_ACCESS, (threads,))]
+        queries.append((IDENTITY, identity_params(*session(caller))))
+        reads.append((caller, range(len(queries), len(queries) + len(mine))))
+        queries += mine
+    queries.append((CLEAR_IDENTITY, None))
+    cursors = _pipelined(conn, queries)
+    out = []
+    for caller, at in reads:
+        rows = [cursors[i].fetchall() for i in at]
+        out.append((caller, rows[0], *(rows[1:] or (None, None))))
+    return out
+
+
 def check_reads(conn, world: World, callers: list[Caller]) -> None:
     name = namer(world)
-    tokens = list(world.tokens)
-    threads = sorted(world.rows["threads"], key=str)
-    # Reads change nothing, so no savepoint per caller: the role and claims are
-    # set transaction-locally, caller after caller, and reset at the end. (All
-    # callers in one round trip was tried: 5% faster, not worth its bookkeeping;
-    # what costs is the server running the nine RLS-gated arms per caller.)
-    pending = []
-    cur = conn.cursor()
-    for caller in callers:
-        set_identity(cur, *session(caller))
-        visible_ids = cur.execute(VISIBLE_IDS).fetchall()
-        lookups = access = None
-        if not (caller.anon or caller.role):
-            lookups = cur.execute(LOOKUPS, (tokens,)).fetchall()
-            access = cur.execute(THREAD_ACCESS, (threads,)).fetchall()
-        pending.append((caller, visible_ids, lookups, access))
-    clear_identity(cur)
-    for caller, visible_ids, lookups, access in pending:
+    for caller, visible_ids, lookups, access in _read_as_each(conn, callers, list(world.tokens),
+                                                               sorted(world.rows["threads"], key=str)):
         seen = {t: set() for t in TABLES}
         for table, row_id in visible_ids:
             seen[table].add(row_id)
@@ -86,16 +103,20 @@ def check_reads(conn, world: World, callers: list[Caller]) -> None:
             if row != model.lookup(world, caller, token):
                 raise Disagreement(f"{caller.label} lookup_invite({token[:14]}…): database {row}, "
                                    f"model {model.lookup(world, caller, token)}")
-    with as_service(conn) as cur:
-        for key in sorted(world.keys):
-            got = cur.execute("SELECT api_key_id, house_id, agent_id FROM arbe.resolve_api_key(%s)", (key,)).fetchone()
-            if got != model.resolves(world, key):
-                raise Disagreement(f"resolve_api_key({key[:14]}…): database {got}, model {model.resolves(world, key)}")
-        for secret in sorted(world.rows["secrets"]):
-            got = cur.execute("SELECT arbe.read_secret(%s)", (secret,)).fetchone()[0]
-            if got != model.secret_value(world, secret):
-                raise Disagreement(f"read_secret({name([secret])[0]}): database {got!r}, "
-                                   f"model {model.secret_value(world, secret)!r}")
+    keys, secrets = sorted(world.keys), sorted(world.rows["secrets"])
+    # As service_role in a savepoint, rolled back: resolving a key also records its use.
+    with as_service(conn):
+        cursors = _pipelined(conn, [("SELECT api_key_id, house_id, agent_id FROM arbe.resolve_api_key(%s)", (key,))
+                                    for key in keys] + [("SELECT arbe.read_secret(%s)", (s,)) for s in secrets])
+    for key, cur in zip(keys, cursors):
+        got = cur.fetchone()
+        if got != model.resolves(world, key):
+            raise Disagreement(f"resolve_api_key({key[:14]}…): database {got}, model {model.resolves(world, key)}")
+    for secret, cur in zip(secrets, cursors[len(keys):]):
+        got = cur.fetchone()[0]
+        if got != model.secret_value(world, secret):
+            raise Disagreement(f"read_secret({name([secret])[0]}): database {got!r}, "
+                               f"model {model.secret_value(world, secret)!r}")
 
 
 def check_secrets_sealed(conn, world: World) -> None:
@@ -117,16 +138,22 @@ def check_private_unreadable(conn, callers: list[Caller]) -> None:
     so a grant has leaked and only the private tables' RLS (no policy: every row
     hidden) still holds; both gates must hold. Any other error fails as well, so
     a broken probe cannot pass for a refusal."""
+    probes = Probes(conn)
     for caller in callers:
         for table in PRIVATE_TABLES:
-            statement = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split(".")))
-            try:
-                with probing_as(conn, *session(caller), statement) as cur:
-                    seen = cur.fetchone()[0]
-            except psycopg.errors.InsufficientPrivilege:
-                continue
-            raise Disagreement(f"{caller.label} SELECT {table}: allowed ({seen} rows), model says no privilege "
-                               "at all (arbe_private is reachable only through the credential functions)")
+            probes.add(*session(caller), sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split("."))),
+                       returns_value=True, then=partial(_refused, caller, table))
+    probes.run()
+
+
+def _refused(caller: Caller, table: str, outcome: Outcome) -> None:
+    if outcome.error_code == INSUFFICIENT_PRIVILEGE:
+        return
+    if outcome.error_code:
+        raise Disagreement(f"{caller.label} SELECT {table}: failed ({outcome.error_code}: {outcome.error_message}), "
+                           "model says refused for want of privilege")
+    raise Disagreement(f"{caller.label} SELECT {table}: allowed ({outcome.value} rows), model says no privilege "
+                       "at all (arbe_private is reachable only through the credential functions)")
 
 
 def check_anon_refused(conn) -> None:
@@ -200,6 +227,7 @@ def probe_caller(world: World, role: str) -> Caller:
                   claims=json.dumps(user_claims(user)) if user else None)
 
 
+INSUFFICIENT_PRIVILEGE = psycopg.errors.InsufficientPrivilege.sqlstate
 PRIVATE_TABLES = ("arbe_private.invite_tokens", "arbe_private.api_key_hashes", "arbe_private.secret_values")
 
 
@@ -317,9 +345,11 @@ def check_write(conn, world: World, caller: Caller, write) -> None:
     check_frozen(conn, world, frozen, f"{caller.label}: {write!r}")
 
 
-def probe(conn, world: World, caller: Caller, write) -> None:
-    """Try a write and roll it back: accepted exactly when the model allows it."""
-    _expect(world, caller, write, execute(conn, caller, write, keep=False))
+def probe(probes: Probes, world: World, caller: Caller, write) -> None:
+    """Queue a write, always rolled back: accepted exactly when the model allows
+    it. Judged when the batch runs, against ``world`` as it is then: the world
+    must not change before (the sweep changes only copies)."""
+    try_write(probes, caller, write, partial(_expect, world, caller, write))
 
 
 def representatives(world: World, callers: list[Caller], house) -> list[Caller]:
@@ -338,7 +368,7 @@ def representatives(world: World, callers: list[Caller], house) -> list[Caller]:
 SERVICE = Caller("service_role", role="service_role", claims='{"role":"service_role"}')
 
 
-def _sweep_service(conn, world: World, table: str, row, ids, users) -> None:
+def _sweep_service(probes: Probes, world: World, table: str, row, ids, users) -> None:
     """Trusted server code is held to the invariants too: immutable columns stay
     (docs/model.md §3: house_id never changes), and children inherit their parent's house."""
     import uuid
@@ -347,20 +377,26 @@ def _sweep_service(conn, world: World, table: str, row, ids, users) -> None:
         current = row.house_id if column == "house_id" else row.data.get(column)
         value = {"house_id": _other(ids["houses"], current), "email": "other@example.com",
                  "role": "admin" if current == "member" else "member"}.get(column, _other(users, current))
-        write = model.Update(table, row.id, column, value)
-        accepted, _, seen = execute(conn, SERVICE, write, keep=False)
-        if accepted and value != current:
-            raise Disagreement(f"service_role: {write!r} was accepted; {table}.{column} is immutable")
+        if value != current:
+            write = model.Update(table, row.id, column, value)
+            try_write(probes, SERVICE, write, partial(_service_refused, write, f"{table}.{column} is immutable"))
     for column, parent_table in model.PARENTS.get(table, ()):
         parent = next((i for i in ids[parent_table] if world.rows[parent_table][i].house_id == row.house_id), None)
         if parent is None:
             continue
         write = model.Insert(table, uuid.uuid5(uuid.NAMESPACE_URL, f"service/{table}/{column}"), None,
                              **{column: parent})
-        accepted, _, seen = execute(conn, SERVICE, write, keep=False)
-        if not accepted:
-            raise Disagreement(f"service_role: {write!r} was refused ({seen}); the child should take "
-                               f"its {parent_table[:-1]}'s house")
+        try_write(probes, SERVICE, write, partial(_service_accepted, write, f"its {parent_table[:-1]}'s house"))
+
+
+def _service_refused(write, why: str, outcome: tuple) -> None:
+    if outcome[0]:
+        raise Disagreement(f"service_role: {write!r} was accepted; {why}")
+
+
+def _service_accepted(write, house: str, outcome: tuple) -> None:
+    if not outcome[0]:
+        raise Disagreement(f"service_role: {write!r} was refused ({outcome[2]}); the child should take {house}")
 
 
 def _other(ids: list, current):
@@ -371,16 +407,19 @@ def sweep(conn, world: World, callers: list[Caller], tables) -> None:
     """Systematic probes, each rolled back, so no table, column or role is left
     to chance: what an UPDATE without WHERE reaches; every updatable column of a
     live and of a deleted row; inserts with and without house and author; and
-    the credential functions, each by one caller of every kind."""
+    the credential functions, each by one caller of every kind.
+
+    The probes are queued and run in batches (testing/probes.py), each batch
+    before the next write that is kept, and judged in the order queued: the
+    first disagreement reported is the one probing one by one would report."""
+    probes = Probes(conn)
     ids = {t: sorted(world.rows[t], key=str) for t in TABLES}
     # The core house ("house 0", see worlds.CORE_ROWS) first: it has every role.
     ids["houses"].sort(key=lambda h: world.rows["houses"][h].data["name"] != "house 0")
     users = sorted(world.users, key=str)
     for table in tables:
         for caller in callers:
-            got, want = bulk_touch(conn, caller, table), model.bulk_touch(world, caller, table)
-            if got != want:
-                raise Disagreement(f"{caller.label}: UPDATE {table} (no WHERE) touched {got} rows; model says {want}")
+            bulk_touch(probes, caller, table, partial(_touched, world, caller, table))
         rows = world.rows[table]
         # One live and one deleted row; every membership, since who may change
         # one depends on whose it is.
@@ -392,23 +431,31 @@ def sweep(conn, world: World, callers: list[Caller], tables) -> None:
                                 and (rows[i].house_id, rows[i].data["agent_id"]) in scopes), None))
         for row in filter(None, chosen):
             deleted = row.deleted
+            kinds = representatives(world, callers, row.house_id)
             for column, source in UPDATE_COLUMNS[table].items():
                 current = row.house_id if column == "house_id" else row.data.get(column)
                 values = ([NOW] if source == NOW else [_other(users, current)] if source == "@users"
                           else [_other(ids[source[1:]], current)] if isinstance(source, str) else source)
                 for value in values:
-                    for caller in representatives(world, callers, row.house_id)[: None if not deleted else 1]:
-                        probe(conn, world, caller, model.Update(table, row.id, column, value))
+                    for caller in kinds[: None if not deleted else 1]:
+                        probe(probes, world, caller, model.Update(table, row.id, column, value))
             if not deleted:
-                _sweep_service(conn, world, table, row, ids, users)
+                _sweep_service(probes, world, table, row, ids, users)
         if table in model.DIRECT_INSERT + ("members", "invites", "api_keys"):
-            _sweep_inserts(conn, world, callers, table, ids, users)
+            _sweep_inserts(conn, probes, world, callers, table, ids, users)
     if "invites" in tables or "api_keys" in tables or "secrets" in tables:
-        _sweep_functions(conn, world, callers, ids)
+        _sweep_functions(probes, world, callers, ids)
+    probes.run()
     if "houses" in tables:
         _sweep_house_liveness(conn, world, callers, ids)
     if "members" in tables:
         _sweep_hard_deletes(conn, world, callers, ids)
+
+
+def _touched(world: World, caller: Caller, table: str, got: int | None) -> None:
+    want = model.bulk_touch(world, caller, table)
+    if got != want:
+        raise Disagreement(f"{caller.label}: UPDATE {table} (no WHERE) touched {got} rows; model says {want}")
 
 
 def _sweep_hard_deletes(conn, world: World, callers: list[Caller], ids) -> None:
@@ -453,7 +500,7 @@ def _sweep_house_liveness(conn, world: World, callers: list[Caller], ids) -> Non
             check_reads(conn, back, callers)
 
 
-def _sweep_inserts(conn, world, callers, table, ids, users) -> None:
+def _sweep_inserts(conn, probes: Probes, world, callers, table, ids, users) -> None:
     import uuid
 
     house = ids["houses"][0]
@@ -463,13 +510,14 @@ def _sweep_inserts(conn, world, callers, table, ids, users) -> None:
         if table == "threads" and caller.api_key_id:  # a key's own agent, with and without the house
             scope = model.live_key(world, caller.api_key_id) or (house, first_parent.get("agent_id"))
             for n, with_house in enumerate((True, False)):
-                probe(conn, world, caller, model.Insert(
+                probe(probes, world, caller, model.Insert(
                     table, uuid.uuid5(uuid.NAMESPACE_URL, f"key/{caller.label}/{n}"),
                     scope[0] if with_house else None, None, agent_id=scope[1]))
         for n, (with_house, author) in enumerate(((True, None), (False, None), (True, _other(users, caller.user_id)))):
             write = model.Insert(table, uuid.uuid5(uuid.NAMESPACE_URL, f"{table}/{house}/{caller.label}/{n}"),
                                  house if with_house else None, author, **first_parent)
-            probe(conn, world, caller, write)
+            probe(probes, world, caller, write)
+    probes.run()  # before the kept write, which changes the database
     # One insert kept (then rolled back) and the whole state compared, so what a
     # probe cannot see (the row's timestamps: the client sends its own) is checked.
     kept = next(((c, w) for c in representatives(world, callers, house) for w in [model.Insert(
@@ -480,7 +528,7 @@ def _sweep_inserts(conn, world, callers, table, ids, users) -> None:
             check_write(conn, world.copy(), *kept)
 
 
-def _sweep_functions(conn, world, callers, ids) -> None:
+def _sweep_functions(probes: Probes, world, callers, ids) -> None:
     # The core house, a soft-deleted one if any, and one more.
     deleted = [h for h in ids["houses"] if world.rows["houses"][h].deleted][:1]
     for house in dict.fromkeys(ids["houses"][:1] + deleted + ids["houses"][1:2]):
@@ -492,21 +540,23 @@ def _sweep_functions(conn, world, callers, ids) -> None:
             for write in (model.Call("create_invite", (house, email, "member")),
                           model.Call("create_invite", (house, email, "owner")),
                           model.Call("create_api_key", (house, agents[0] if agents else None, "k"))):
-                probe(conn, world, caller, write)
+                probe(probes, world, caller, write)
             for secret in [s for s in ids["secrets"] if world.rows["secrets"][s].house_id == house][:1]:
-                probe(conn, world, caller, model.Call("set_secret", (secret, "v")))
+                probe(probes, world, caller, model.Call("set_secret", (secret, "v")))
     for token in world.tokens:
         for caller in callers:
             if not caller.anon and not caller.role:
-                probe(conn, world, caller, model.Call("accept_invite", (token,)))
+                probe(probes, world, caller, model.Call("accept_invite", (token,)))
 
 
 def prepare_run(conn) -> str:
-    """The checks that need no world, then what every world shares: grants leaked
-    to anon and the probe role. Inside the run's transaction, so nothing stays."""
+    """The checks that need no world, then what every world shares: the probe
+    loop, grants leaked to anon and the probe role. Inside the run's transaction,
+    so nothing stays."""
     check_anon_refused(conn)
     check_service_only(conn)
     check_helpers_unreachable(conn)
+    install(conn)
     leak_grants_to_anon(conn)
     create_stray_grantee(conn)
     return create_probe_role(conn)

@@ -10,7 +10,8 @@ import psycopg
 from hypothesis import strategies as st
 from psycopg import sql
 
-from ..testing.impersonate import acting_as, key_claims, probing_as, user_claims
+from ..testing.impersonate import acting_as, key_claims, user_claims
+from ..testing.probes import Outcome, Probes
 from .model import (BULK_COLUMN, DIRECT_INSERT, ROLES_ALL, Call, Caller, Insert, Update, World, email_key,
                     insert_values)
 
@@ -146,31 +147,45 @@ def _statement(write) -> tuple[sql.Composable, list]:
     return sql.SQL("SELECT arbe.{}({})").format(sql.Identifier(write.function), placeholders), list(write.args)
 
 
-def execute(conn, caller: Caller, write, *, keep: bool = True) -> tuple[bool, object, str]:
-    """Run the write as the caller; keep it when it succeeds (``keep``), or always
-    roll it back (a probe). Returns (accepted, what a function returned, what was seen)."""
+def _verdict(write, error: str | None, row_count: int | None, value) -> tuple[bool, object, str]:
+    """(accepted, what a function returned, what was seen) of a write that failed
+    with ``error`` or processed ``row_count`` rows: a call is accepted when it
+    runs, an INSERT or UPDATE when it reaches exactly its one row."""
+    if error:
+        return False, None, error
+    if isinstance(write, Call):
+        return True, value, "returned"
+    if row_count != 1:
+        return False, None, f"{row_count} rows"
+    return True, None, "1 row"
+
+
+def execute(conn, caller: Caller, write) -> tuple[bool, object, str]:
+    """Run the write as the caller and keep it when it succeeds. Returns
+    (accepted, what a function returned, what was seen)."""
     statement, params = _statement(write)
-    running = (acting_as(conn, *session(caller), keep=True) if keep
-               else probing_as(conn, *session(caller), statement, params))
     try:
-        with running as cur:
-            if keep:
-                cur.execute(statement, params)
-            if isinstance(write, Call):
-                return True, cur.fetchone()[0], "returned"
-            if cur.rowcount != 1:
-                return False, None, f"{cur.rowcount} rows"
-            return True, None, "1 row"
+        with acting_as(conn, *session(caller), keep=True) as cur:
+            cur.execute(statement, params)
+            return _verdict(write, None, cur.rowcount, cur.fetchone()[0] if isinstance(write, Call) else None)
     except psycopg.Error as exc:
-        return False, None, f"{exc.sqlstate}: {exc.diag.message_primary}"
+        return _verdict(write, f"{exc.sqlstate}: {exc.diag.message_primary}", None, None)
 
 
-def bulk_touch(conn, caller: Caller, table: str) -> int | None:
-    """``UPDATE table SET <column> = now()`` with no WHERE, rolled back: rows touched, or None on error."""
-    column = BULK_COLUMN[table]
-    try:
-        with probing_as(conn, *session(caller), sql.SQL("UPDATE public.{} SET {} = now()").format(
-                sql.Identifier(table), sql.Identifier(column))) as cur:
-            return cur.rowcount
-    except psycopg.Error:
-        return None
+def try_write(probes: Probes, caller: Caller, write, then) -> None:
+    """Queue the write as the caller, always undone (a probe); when the batch
+    runs, ``then((accepted, what a function returned, what was seen))``."""
+    statement, params = _statement(write)
+
+    def judged(o: Outcome):
+        then(_verdict(write, o.error_code and f"{o.error_code}: {o.error_message}", o.row_count, o.value))
+
+    probes.add(*session(caller), statement, params, returns_value=isinstance(write, Call), then=judged)
+
+
+def bulk_touch(probes: Probes, caller: Caller, table: str, then) -> None:
+    """Queue ``UPDATE table SET <column> = now()`` with no WHERE, always undone;
+    ``then(rows touched, or None on error)`` when the batch runs."""
+    statement = sql.SQL("UPDATE public.{} SET {} = now()").format(sql.Identifier(table),
+                                                                  sql.Identifier(BULK_COLUMN[table]))
+    probes.add(*session(caller), statement, then=lambda o: then(None if o.error_code else o.row_count))

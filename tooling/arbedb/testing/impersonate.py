@@ -48,44 +48,33 @@ def acting_as(conn, role: str, claims: dict | str | None, *, keep: bool = False)
             clear_identity(cur)
 
 
-def identity_sql(role: str, claims: dict | str | None):
-    """One statement that sets role and claims transaction-locally, values inlined
-    (so it can travel with others in one simple query): set_config('role', …, true)
-    is SET LOCAL ROLE, and a NULL value resets the claims setting, which is what
-    ``claims=None`` means: no claims at all, as for a request without a JWT."""
-    from psycopg import sql
+def raw_claims(claims: dict | str | None) -> str | None:
+    """The request.jwt.claims value: a dict as JSON, a raw string as it is (to test
+    malformed tokens), None for no claims setting at all."""
+    return claims if claims is None or isinstance(claims, str) else json.dumps(claims)
 
-    raw = claims if claims is None or isinstance(claims, str) else json.dumps(claims)
-    return sql.SQL("SELECT set_config('role', {}, true), set_config('request.jwt.claims', {}, true)").format(
-        sql.Literal(role), sql.Literal(raw))
+
+# set_config('role', …, true) is SET LOCAL ROLE; a NULL value resets the claims
+# setting, which is what ``claims=None`` means: no claims at all, as for a
+# request without a JWT. Parameters, not literals: one text for every caller, so
+# the driver prepares it once.
+IDENTITY = "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
+
+
+CLEAR_IDENTITY = "SELECT set_config('role', 'none', true), set_config('request.jwt.claims', '', true)"
+
+
+def identity_params(role: str, claims: dict | str | None) -> tuple[str, str | None]:
+    return role, raw_claims(claims)
 
 
 def set_identity(cur, role: str, claims: dict | str | None) -> None:
     """Become the caller for the rest of the transaction (or savepoint): one round trip."""
-    cur.execute(identity_sql(role, claims))
+    cur.execute(IDENTITY, identity_params(role, claims))
 
 
 def clear_identity(cur) -> None:
-    cur.execute("SELECT set_config('role', 'none', true), set_config('request.jwt.claims', '', true)")
-
-
-@contextmanager
-def probing_as(conn, role: str, claims: dict | str | None, statement, params=()):
-    """Run one statement as the caller and always undo it, in two round trips
-    instead of four: savepoint, identity and statement travel as one simple
-    query (client-side binding), the rollback as another. Yields the cursor on
-    the statement's result; the statement's error, if any, is raised after the
-    rollback. Needs an open transaction (the savepoint lives in it)."""
-    from psycopg import ClientCursor, sql
-
-    cur = ClientCursor(conn)
-    try:
-        cur.execute(sql.SQL("SAVEPOINT arbedb_probe; {}; {}").format(identity_sql(role, claims), statement), params)
-        while cur.nextset():  # to the statement's own result, the last one
-            pass
-        yield cur
-    finally:
-        conn.execute("ROLLBACK TO SAVEPOINT arbedb_probe; RELEASE SAVEPOINT arbedb_probe")
+    cur.execute(CLEAR_IDENTITY)
 
 
 def as_user(conn, user_id: uuid.UUID | str, email: str | None = None):
