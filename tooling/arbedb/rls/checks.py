@@ -34,7 +34,7 @@ from . import model
 from .model import TABLES, TRACKED, Caller, Row, World
 from .report import describe, namer
 from .worlds import callers as callers_of
-from .worlds import PROJECTION, load, read_rows, world_specs
+from .worlds import PROJECTION, ROWS, load, rows_of, world_specs
 from .writes import NOW, UPDATE_COLUMNS, bulk_touch, execute, session, try_write, writes
 
 WRITES_PER_WORLD = 8
@@ -138,12 +138,11 @@ def check_private_unreadable(conn, callers: list[Caller]) -> None:
     so a grant has leaked and only the private tables' RLS (no policy: every row
     hidden) still holds; both gates must hold. Any other error fails as well, so
     a broken probe cannot pass for a refusal."""
-    probes = Probes(conn)
-    for caller in callers:
-        for table in PRIVATE_TABLES:
-            probes.add(*session(caller), sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split("."))),
-                       returns_value=True, then=partial(_refused, caller, table))
-    probes.run()
+    with Probes(conn) as probes:
+        for caller in callers:
+            for table in PRIVATE_TABLES:
+                probes.add(*session(caller), sql.SQL("SELECT count(*) FROM {}").format(
+                    sql.Identifier(*table.split("."))), returns_value=True, then=partial(_refused, caller, table))
 
 
 def _refused(caller: Caller, table: str, outcome: Outcome) -> None:
@@ -264,10 +263,11 @@ def leak_grants_to_anon(conn) -> None:
     conn.execute(f"GRANT SELECT, INSERT, UPDATE ON {', '.join('public.' + t for t in TABLES)} TO anon")
 
 
-def _adopt(conn, world: World, pending: list) -> None:
-    """Rows the database created with ids only it knows: match them to the model's."""
-    for table in {t for t, _ in pending}:
-        fresh = {i: r for i, r in read_rows(conn, table).items() if i not in world.rows[table]}
+def _adopt(world: World, pending: list, read: dict) -> None:
+    """Rows the database created with ids only it knows: match them to the model's
+    (``read``: the tables they went to, as read_rows reads them)."""
+    for table in sorted({t for t, _ in pending}):
+        fresh = {i: r for i, r in read[table].items() if i not in world.rows[table]}
         expected = [r for t, r in pending if t == table]
         for row in expected:
             match = next((i for i, r in fresh.items() if r.key() == row.key()), None)
@@ -291,10 +291,13 @@ DELETED_ROWS = " UNION ALL ".join(f"SELECT '{t}', id, to_jsonb(r) FROM public.{t
                                   for t in TABLES)
 
 
-def check_state(conn, world: World, after: str) -> None:
+def check_state(conn, world: World, after: str, fetched: list | None = None) -> None:
+    """Every table holds what the model holds (``fetched``: ALL_ROWS's rows, if read already)."""
     name = namer(world)
     db = {t: {} for t in TABLES}
-    for table, row_id, house, deleted, values, server_time in conn.execute(ALL_ROWS).fetchall():
+    if fetched is None:
+        fetched = conn.execute(ALL_ROWS).fetchall()
+    for table, row_id, house, deleted, values, server_time in fetched:
         db[table][row_id] = Row(row_id, house, deleted, dict(zip(TRACKED[table], values))).key()
         if not server_time:
             raise Disagreement(f"after {after}: {table} {name([row_id])[0]} has created_at/updated_at other than "
@@ -318,31 +321,38 @@ def _expect(world: World, caller: Caller, write, outcome: tuple) -> bool:
 
 
 def deleted_rows(conn) -> dict:
-    return {(t, i): row for t, i, row in conn.execute(DELETED_ROWS).fetchall()}
+    return _by_row(conn.execute(DELETED_ROWS).fetchall())
 
 
-def check_frozen(conn, world: World, before: dict, after: str) -> None:
+def _by_row(fetched) -> dict:
+    return {(t, i): row for t, i, row in fetched}
+
+
+def check_frozen(world: World, before: dict, now: dict, after: str) -> None:
     """A caller's write leaves every row that was soft-deleted before it exactly as
     it was: whoever left a house (or lost a row) sees nothing of its later life."""
-    now = deleted_rows(conn)
     changed = sorted(f"{t} {namer(world)([i])[0]}" for (t, i), row in before.items() if now.get((t, i)) != row)
     if changed:
         raise Disagreement(f"after {after}: soft-deleted rows changed: {', '.join(changed)}")
 
 
 def check_write(conn, world: World, caller: Caller, write) -> None:
-    """Run a write, keep it if accepted, and compare every table with the model."""
+    """Run a write, keep it if accepted, and compare every table with the model.
+    What is read afterwards (the new rows to adopt, every table, the soft-deleted
+    rows) is read in one round trip."""
     frozen = deleted_rows(conn)
     outcome = execute(conn, caller, write)
-    if _expect(world, caller, write, outcome):
-        pending = model.apply(world, caller, write)
-        _adopt(conn, world, pending)
+    pending = model.apply(world, caller, write) if _expect(world, caller, write, outcome) else []
+    new_in = sorted({t for t, _ in pending})
+    *fresh, state, now = _pipelined(conn, [(ROWS[t], None) for t in new_in] + [(ALL_ROWS, None), (DELETED_ROWS, None)])
+    if pending:
+        _adopt(world, pending, {t: rows_of(t, cur.fetchall()) for t, cur in zip(new_in, fresh)})
         if isinstance(write, model.Call) and write.function in ("create_invite", "create_api_key"):
             table, remembered = (("invites", world.tokens) if write.function == "create_invite"
                                  else ("api_keys", world.keys))
             remembered[outcome[1]] = next(r.id for t, r in pending if t == table)
-    check_state(conn, world, f"{caller.label}: {write!r}")
-    check_frozen(conn, world, frozen, f"{caller.label}: {write!r}")
+    check_state(conn, world, f"{caller.label}: {write!r}", state.fetchall())
+    check_frozen(world, frozen, _by_row(now.fetchall()), f"{caller.label}: {write!r}")
 
 
 def probe(probes: Probes, world: World, caller: Caller, write) -> None:
@@ -412,44 +422,50 @@ def sweep(conn, world: World, callers: list[Caller], tables) -> None:
     The probes are queued and run in batches (testing/probes.py), each batch
     before the next write that is kept, and judged in the order queued: the
     first disagreement reported is the one probing one by one would report."""
-    probes = Probes(conn)
     ids = {t: sorted(world.rows[t], key=str) for t in TABLES}
     # The core house ("house 0", see worlds.CORE_ROWS) first: it has every role.
     ids["houses"].sort(key=lambda h: world.rows["houses"][h].data["name"] != "house 0")
     users = sorted(world.users, key=str)
-    for table in tables:
-        for caller in callers:
-            bulk_touch(probes, caller, table, partial(_touched, world, caller, table))
-        rows = world.rows[table]
-        # One live and one deleted row; every membership, since who may change
-        # one depends on whose it is.
-        chosen = [rows[i] for i in ids[table] if table == "members"] or [
-            next((rows[i] for i in ids[table] if rows[i].deleted == deleted), None) for deleted in (False, True)]
-        if table == "threads":  # and a live thread an agent key reaches: its allowed and refused columns
-            scopes = {model.live_key(world, c.api_key_id) for c in callers if c.api_key_id}
-            chosen.append(next((rows[i] for i in ids[table] if not rows[i].deleted
-                                and (rows[i].house_id, rows[i].data["agent_id"]) in scopes), None))
-        for row in filter(None, chosen):
-            deleted = row.deleted
-            kinds = representatives(world, callers, row.house_id)
-            for column, source in UPDATE_COLUMNS[table].items():
-                current = row.house_id if column == "house_id" else row.data.get(column)
-                values = ([NOW] if source == NOW else [_other(users, current)] if source == "@users"
-                          else [_other(ids[source[1:]], current)] if isinstance(source, str) else source)
-                for value in values:
-                    for caller in kinds[: None if not deleted else 1]:
-                        probe(probes, world, caller, model.Update(table, row.id, column, value))
-            if not deleted:
-                _sweep_service(probes, world, table, row, ids, users)
-        if table in model.DIRECT_INSERT + ("members", "invites", "api_keys"):
-            _sweep_inserts(conn, probes, world, callers, table, ids, users)
-    if "invites" in tables or "api_keys" in tables or "secrets" in tables:
-        _sweep_functions(probes, world, callers, ids)
-    probes.run()
+    with Probes(conn) as probes:
+        for table in tables:
+            _sweep_table(conn, probes, world, callers, table, ids, users)
+        if "invites" in tables or "api_keys" in tables or "secrets" in tables:
+            _sweep_functions(probes, world, callers, ids)
     if "houses" in tables:
         _sweep_house_liveness(conn, world, callers, ids)
     if "members" in tables:
         _sweep_hard_deletes(conn, world, callers, ids)
+
+
+def _sweep_table(conn, probes: Probes, world: World, callers: list[Caller], table: str, ids, users) -> None:
+    """One table's probes: UPDATE without WHERE by every caller, each updatable
+    column of the chosen rows by one caller of each kind, service_role's
+    invariants, the inserts."""
+    for caller in callers:
+        bulk_touch(probes, caller, table, partial(_touched, world, caller, table))
+    rows = world.rows[table]
+    # One live and one deleted row; every membership, since who may change
+    # one depends on whose it is.
+    chosen = [rows[i] for i in ids[table] if table == "members"] or [
+        next((rows[i] for i in ids[table] if rows[i].deleted == deleted), None) for deleted in (False, True)]
+    if table == "threads":  # and a live thread an agent key reaches: its allowed and refused columns
+        scopes = {model.live_key(world, c.api_key_id) for c in callers if c.api_key_id}
+        chosen.append(next((rows[i] for i in ids[table] if not rows[i].deleted
+                            and (rows[i].house_id, rows[i].data["agent_id"]) in scopes), None))
+    for row in filter(None, chosen):
+        deleted = row.deleted
+        kinds = representatives(world, callers, row.house_id)
+        for column, source in UPDATE_COLUMNS[table].items():
+            current = row.house_id if column == "house_id" else row.data.get(column)
+            values = ([NOW] if source == NOW else [_other(users, current)] if source == "@users"
+                      else [_other(ids[source[1:]], current)] if isinstance(source, str) else source)
+            for value in values:
+                for caller in kinds[: None if not deleted else 1]:
+                    probe(probes, world, caller, model.Update(table, row.id, column, value))
+        if not deleted:
+            _sweep_service(probes, world, table, row, ids, users)
+    if table in model.DIRECT_INSERT + ("members", "invites", "api_keys"):
+        _sweep_inserts(conn, probes, world, callers, table, ids, users)
 
 
 def _touched(world: World, caller: Caller, table: str, got: int | None) -> None:

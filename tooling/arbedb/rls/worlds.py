@@ -125,16 +125,21 @@ PROJECTION = {
 assert PROJECTION.keys() == TRACKED.keys()
 
 
-def read_rows(conn, table: str) -> dict[uuid.UUID, Row]:
-    """The table as the model sees it, read with the connection's own rights."""
-    rows = conn.execute(f"SELECT id, house_id, deleted_at IS NOT NULL, {PROJECTION[table]} FROM public.{table}")
-    return {r[0]: Row(r[0], r[1], r[2], dict(zip(TRACKED[table], r[3:]))) for r in rows.fetchall()}
+# Each table as the model sees it, read with the connection's own rights.
+ROWS = {t: f"SELECT id, house_id, deleted_at IS NOT NULL, {PROJECTION[t]} FROM public.{t}" for t in TABLES}
+
+
+def rows_of(table: str, fetched) -> dict[uuid.UUID, Row]:
+    return {r[0]: Row(r[0], r[1], r[2], dict(zip(TRACKED[table], r[3:]))) for r in fetched}
 
 
 def read_world(conn, world: World | None = None) -> World:
     world = world or World()
-    world.users = dict(conn.execute("SELECT id, email FROM auth.users").fetchall())
-    world.rows = {t: read_rows(conn, t) for t in TABLES}
+    with conn.pipeline():  # the ten reads in one round trip
+        users = conn.execute("SELECT id, email FROM auth.users")
+        tables = {t: conn.execute(ROWS[t]) for t in TABLES}
+    world.users = dict(users.fetchall())
+    world.rows = {t: rows_of(t, cur.fetchall()) for t, cur in tables.items()}
     return world
 
 
@@ -151,10 +156,18 @@ def email_of(user: int) -> str:
 
 
 def load(conn, spec: WorldSpec) -> World:
-    """Insert the world as service_role; returns the model of what was loaded."""
+    """Insert the world as service_role; returns the model of what was loaded.
+    In a pipeline: the inserts need no answer, so they travel together, and only
+    the membership look-ups wait for one (an error surfaces there or at the end)."""
+    world = World(secrets_sealable=conn.execute("SELECT arbe_private.secrets_sealable()").fetchone()[0])
+    with conn.pipeline():
+        _insert_world(conn, spec, world)
+    return read_world(conn, world)
+
+
+def _insert_world(conn, spec: WorldSpec, world: World) -> None:
     rng = random.Random(0)  # same spec, same ids: hypothesis replays a world exactly
     w = WorldBuilder(conn, new_id=lambda: uuid.UUID(int=rng.getrandbits(128), version=4), switch_role=False)
-    world = World(secrets_sealable=conn.execute("SELECT arbe_private.secrets_sealable()").fetchone()[0])
     now = datetime.now(timezone.utc)
     past, future = now - timedelta(days=1), now + timedelta(days=7)
     users = [w.user(email_of(i)) for i in range(spec.users)]
@@ -204,7 +217,6 @@ def load(conn, spec: WorldSpec) -> World:
     conn.execute("RESET ROLE")
     for r, row_id in credentials:
         _credential_for(conn, world, r, row_id)
-    return read_world(conn, world)
 
 
 def _credential_for(conn, world: World, spec: RowSpec, row_id: uuid.UUID) -> None:

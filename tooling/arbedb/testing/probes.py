@@ -1,16 +1,17 @@
-"""Many probes (a statement run as some caller and always undone) in one round trip.
+"""Many probes (a statement run as some caller and always undone), few round trips.
 
-    probes = Probes(conn)            # inside an open transaction
-    probes.add("authenticated", user_claims(alice), "UPDATE public.threads SET status = 'done'", then=check)
-    probes.run()                     # check(outcome) for each probe, in the order added
+    with Probes(conn) as probes:     # inside an open transaction
+        probes.add("authenticated", user_claims(alice), "UPDATE public.threads SET status = 'done'", then=check)
+        ...
+    # on leaving the block: check(outcome) for each probe, in the order added
 
 Each probe runs as a probe ran when it was a savepoint, the identity and the
 statement in one simple query, then the rollback in another (two round trips
 each): in its own subtransaction, the role and claims set transaction-locally
 inside it, the statement's text bound on the client, and everything it did
 (identity included) undone afterwards, error or not. Only the driving moves to
-the server: one call of a PL/pgSQL loop (a temporary function, made once per
-transaction) runs them all, each in a BEGIN … EXCEPTION block, which is a
+the server: a PL/pgSQL loop (a temporary function, made once per transaction)
+runs a chunk of them per call, each in a BEGIN … EXCEPTION block, which is a
 savepoint and its rollback. Refusals caught there are not written to the server
 log either, as a refused top-level probe's ERROR and STATEMENT lines were.
 
@@ -77,28 +78,66 @@ def install(conn) -> None:
 
 
 class Probes:
+    """A batch of probes. Used as a context manager, it runs what is still
+    queued on a clean exit and discards it on an error.
+
+    Queued probes go to the server in chunks as they come (a psycopg pipeline:
+    sent, not waited for), so the server runs one chunk while the next is being
+    put together; ``run`` collects every answer and judges them in order."""
+
+    CHUNK = 64
+
     def __init__(self, conn):
         self.conn = conn
         self._binder = ClientCursor(conn)  # binds parameters into the text, on the client
         self._pending: list[tuple[dict, object]] = []
+        self._pipeline = None
+        self._sent: list[tuple[object, list]] = []  # (cursor awaiting the answers, their thens)
+
+    def __enter__(self) -> Probes:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.run()
+        else:
+            self._pending, self._sent = [], []
+            self._close_pipeline(exc_type, exc, tb)
 
     def add(self, role: str, claims: dict | str | None, statement, params=(), *, returns_value: bool = False,
             then) -> None:
         """Queue ``statement`` as ``role`` with ``claims`` (a dict, a raw string, or
-        None for no claims at all); ``then(outcome)`` is called when the batch runs."""
+        None for no claims at all); ``then(outcome)`` is called when the batch runs.
+        Until then, the connection is the batch's: use it for nothing else."""
         text = self._binder.mogrify(statement, params or None)
         self._pending.append(({"role": role, "claims": raw_claims(claims), "statement": text,
                                "returns_value": returns_value}, then))
+        if len(self._pending) >= self.CHUNK:
+            self._send()
+
+    def _send(self) -> None:
+        if self._pipeline is None:
+            self._pipeline = self.conn.pipeline()
+            self._pipeline.__enter__()
+        pending, self._pending = self._pending, []
+        # One JSON document, not arrays: the driver quotes array elements one by
+        # one in Python, json.dumps does it all in C.
+        cur = self.conn.cursor()
+        cur.execute(f"SELECT * FROM {FUNCTION}(%s::json)", (json.dumps([p for p, _ in pending]),))
+        self._sent.append((cur, [then for _, then in pending]))
+
+    def _close_pipeline(self, *exc_info) -> None:
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            pipeline.__exit__(*exc_info)  # waits for every answer
 
     def run(self) -> None:
-        """Run every queued probe (one round trip), then each ``then``, in order.
-        An exception from one ``then`` stops the rest; the batch is empty after."""
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
-        # One JSON document, not four arrays: the driver quotes array elements one
-        # by one in Python, json.dumps does it all in C.
-        probes = json.dumps([p for p, _ in pending])
-        rows = self.conn.execute(f"SELECT * FROM {FUNCTION}(%s::json)", (probes,)).fetchall()
-        for (_, then), row in zip(pending, rows, strict=True):
-            then(Outcome(*row))
+        """Run every queued probe, then each ``then``, in the order queued. An
+        exception from one ``then`` stops the rest; the batch is empty after."""
+        if self._pending:
+            self._send()
+        self._close_pipeline(None, None, None)
+        sent, self._sent = self._sent, []
+        for cur, thens in sent:
+            for then, row in zip(thens, cur.fetchall(), strict=True):
+                then(Outcome(*row))
