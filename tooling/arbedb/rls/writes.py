@@ -6,6 +6,8 @@ Writes are drawn from the ids the world holds right now, so they hit real rows
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import psycopg
 from hypothesis import strategies as st
 from psycopg import sql
@@ -127,7 +129,7 @@ def writes(draw, world: World, callers: list[Caller]):
     return caller, Call("create_api_key", (house, draw(maybe("agents")), "key"))
 
 
-def _statement(write) -> tuple[sql.Composable, list]:
+def _statement(write) -> tuple[str, list]:
     if isinstance(write, Insert):
         values = {"id": write.id, "house_id": write.house_id}
         values.update({c: getattr(write, c) for c in OPTIONAL_COLUMNS[write.table]})
@@ -135,16 +137,29 @@ def _statement(write) -> tuple[sql.Composable, list]:
         # A client's own clock, which the database must not keep (checks.check_state).
         values.update(created_at=CLIENT_TIME, updated_at=CLIENT_TIME)
         values = {k: v for k, v in values.items() if v is not None}
-        return sql.SQL("INSERT INTO public.{} ({}) VALUES ({})").format(
-            sql.Identifier(write.table), sql.SQL(", ").join(map(sql.Identifier, values)),
-            sql.SQL(", ").join(sql.Placeholder() * len(values))), list(values.values())
+        return _text("insert", write.table, tuple(values)), list(values.values())
     if isinstance(write, Update):
-        value = sql.SQL("now()") if write.value == NOW else sql.Placeholder()
-        return sql.SQL("UPDATE public.{} SET {} = {} WHERE id = %s").format(
-            sql.Identifier(write.table), sql.Identifier(write.column), value), (
-            [write.row_id] if write.value == NOW else [write.value, write.row_id])
-    placeholders = sql.SQL(", ").join(sql.Placeholder() * len(write.args))
-    return sql.SQL("SELECT arbe.{}({})").format(sql.Identifier(write.function), placeholders), list(write.args)
+        now = write.value == NOW
+        return _text("update", write.table, (write.column, now)), [write.row_id] if now else [write.value, write.row_id]
+    return _text("call", write.function, len(write.args)), list(write.args)
+
+
+@lru_cache(maxsize=None)
+def _text(kind: str, name: str, shape) -> str:
+    """A statement's text with placeholders, composed once per shape (the sweep
+    sends tens of thousands of statements of a few hundred shapes)."""
+    if kind == "insert":
+        statement = sql.SQL("INSERT INTO public.{} ({}) VALUES ({})").format(
+            sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, shape)),
+            sql.SQL(", ").join(sql.Placeholder() * len(shape)))
+    elif kind == "update":
+        column, now = shape
+        statement = sql.SQL("UPDATE public.{} SET {} = {} WHERE id = %s").format(
+            sql.Identifier(name), sql.Identifier(column), sql.SQL("now()") if now else sql.Placeholder())
+    else:
+        statement = sql.SQL("SELECT arbe.{}({})").format(sql.Identifier(name), sql.SQL(", ").join(
+            sql.Placeholder() * shape))
+    return statement.as_string()
 
 
 def _verdict(write, error: str | None, row_count: int | None, value) -> tuple[bool, object, str]:
