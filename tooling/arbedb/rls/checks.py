@@ -53,9 +53,8 @@ THREAD_ACCESS = "SELECT t, arbe.can_access_thread(t) FROM unnest(%s::uuid[]) AS 
 
 def _pipelined(conn, queries) -> list:
     """Run (statement, params) after (statement, params) in one pipeline: one round
-    trip for them all, each text prepared once by the driver (the server re-plans
-    an RLS statement only when the role changes). Returns each one's cursor, its
-    rows fetched."""
+    trip for them all, not one each (the driver still prepares a text that
+    recurs). Returns each one's cursor, its rows fetched."""
     with conn.pipeline():
         cursors = [conn.cursor().execute(statement, params) for statement, params in queries]
     return cursors
@@ -68,7 +67,7 @@ def _read_as_each(conn, callers: list[Caller], tokens: list, threads: list) -> l
     queries, reads = [], []
     for caller in callers:
         mine = [(VISIBLE_IDS, None)]
-        if not (caller.anon or caller.role):  # nobodies and other roles may not EXECUTE the functions
+        if not (caller.anon or caller.role):  # anon and other database roles may not EXECUTE them
             mine += [(LOOKUPS, (tokens,)), (THREAD_ACCESS, (threads,))]
         queries.append((IDENTITY, identity_params(*session(caller))))
         reads.append((caller, range(len(queries), len(queries) + len(mine))))
