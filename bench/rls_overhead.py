@@ -37,7 +37,10 @@ between them; the key is bound to one agent of the first house):
     NULL`` as the key under RLS, to the same query with the key's check by hand
     and RLS bypassed; and, for context only, to the bare shape query by a role
     that bypasses RLS and checks no key at all (what RLS adds in absolute terms:
-    one key check and the member arm's empty lookup per statement).
+    one key check and the member arm's empty lookup per statement);
+(j) for contrast, the key check alone as it was before revision 0007 (liveness
+    read from the house and agent rows: three primary-key probes) to the check as
+    it is (one lookup of the key's row): what the copies buy per statement.
 
 Runs are interleaved (A, B, A, B, …) so drift on a shared machine hits both
 sides alike; absolute times are printed only as context. It starts its own
@@ -87,13 +90,21 @@ MEMBERS_BY_HAND = f"user_id = %(user)s OR house_id = ANY ({MY_HOUSES})"
 HOUSES_LIST = "SELECT id, name, created_by, updated_at FROM houses"
 MEMBERS_LIST = "SELECT id, house_id, user_id, role FROM members"
 WITHOUT_0006 = "DROP INDEX public.houses_created_by_idx, public.members_user_idx"
-# The key's check by hand: the live key's house and agent, as arbe.live_api_key asks.
-KEY_BY_HAND = """(house_id, agent_id) = (
-    SELECT k.house_id, k.agent_id FROM public.api_keys k JOIN public.houses h ON h.id = k.house_id
+# The key's check by hand: the live key's house and agent, as arbe.live_api_key
+# asks (one primary-key lookup: the key's row carries its house's and agent's
+# liveness since revision 0007).
+KEY_CHECK = """SELECT k.house_id, k.agent_id FROM public.api_keys k
+    WHERE k.id = %(key)s AND k.deleted_at IS NULL AND k.revoked_at IS NULL
+      AND (k.expires_at IS NULL OR k.expires_at > now())
+      AND k.house_deleted_at IS NULL AND k.agent_deleted_at IS NULL"""
+KEY_BY_HAND = f"(house_id, agent_id) = ({KEY_CHECK})"
+# (j)'s "before": the same check as it was before revision 0007, liveness read
+# from the house and agent rows (three primary-key probes).
+PROBING_KEY_CHECK = """SELECT k.house_id, k.agent_id FROM public.api_keys k JOIN public.houses h ON h.id = k.house_id
     WHERE k.id = %(key)s AND k.deleted_at IS NULL AND k.revoked_at IS NULL
       AND (k.expires_at IS NULL OR k.expires_at > now()) AND h.deleted_at IS NULL
       AND (k.agent_id IS NULL OR EXISTS (
-          SELECT FROM public.agents a WHERE a.id = k.agent_id AND a.deleted_at IS NULL)))"""
+          SELECT FROM public.agents a WHERE a.id = k.agent_id AND a.deleted_at IS NULL))"""
 
 console = Console(width=140)  # the table is the output: never wrap it
 
@@ -284,13 +295,14 @@ def key_rows(conn, repeat: int, house: uuid.UUID) -> float:
     re_, me_rls, me_base = ratio(conn, repeat, ("authenticated", claims, listing, p), (None, None, by_hand, p))
     rf, mf_rls, mf_base = ratio(conn, repeat, ("authenticated", claims, shape, p), (None, None, f"{shape} AND {KEY_BY_HAND}", p))
     rf_bare, *_ = ratio(conn, repeat, ("authenticated", claims, shape, p), ("service_role", None, shape, p))
+    rj, *_ = ratio(conn, repeat, (None, None, PROBING_KEY_CHECK, p), (None, None, KEY_CHECK, p))
     rows = conn.execute(f"SELECT count(*) FROM ({by_hand}) t", p).fetchone()[0]
     conn.rollback()
     table = Table(title="Agent key: ratio of medians (RLS / baseline), interleaved runs")
     for col in ("caller", "rows", "(h) list under RLS", "(i) agent shape under RLS", "(i) vs bare bypass",
-                "(h) ms rls/base", "(i) ms rls/base"):
+                "(j) key check before/now", "(h) ms rls/base", "(i) ms rls/base"):
         table.add_column(col, justify="right")
-    table.add_row("agent key", f"{rows:,}", f"{re_:.2f}", f"{rf:.2f}", f"{rf_bare:.2f}", f"{me_rls:.2f}/{me_base:.2f}",
+    table.add_row("agent key", f"{rows:,}", f"{re_:.2f}", f"{rf:.2f}", f"{rf_bare:.2f}", f"{rj:.2f}", f"{me_rls:.2f}/{me_base:.2f}",
                   f"{mf_rls:.2f}/{mf_base:.2f}")
     console.print(table)
     for name, sql_text in (("(h) list", listing), ("(i) agent shape", shape)):

@@ -66,7 +66,9 @@ $$;
 -- row otherwise. The one statement of that rule: arbe.resolve_api_key (the
 -- server, given the key's text) and arbe.caller_key (every statement a key runs)
 -- both ask it, so a key resolves exactly when its claims would be honoured.
--- Three primary-key probes (api_keys, houses, agents). A set-returning SQL
+-- One primary-key lookup: the key's row carries copies of its house's and
+-- agent's deleted_at (house_deleted_at, agent_deleted_at; NULL for a house-wide
+-- key's agent), kept by triggers/26_key_liveness.sql. A set-returning SQL
 -- function with no SET clause and not SECURITY DEFINER: PostgreSQL inlines it as
 -- a sub-select into its two callers, both SECURITY DEFINER with search_path '',
 -- so it reads with their rights and resolves names and operators under their
@@ -77,14 +79,12 @@ LANGUAGE sql STABLE
 AS $$
     SELECT k.house_id, k.agent_id
     FROM public.api_keys AS k
-    INNER JOIN public.houses AS h ON k.house_id = h.id
     WHERE k.id = $1
       AND k.deleted_at IS NULL
       AND k.revoked_at IS NULL
       AND (k.expires_at IS NULL OR k.expires_at > now())
-      AND h.deleted_at IS NULL
-      AND (k.agent_id IS NULL OR EXISTS (
-          SELECT FROM public.agents AS a WHERE a.id = k.agent_id AND a.deleted_at IS NULL))
+      AND k.house_deleted_at IS NULL
+      AND k.agent_deleted_at IS NULL
 $$;
 
 -- The key the caller acts as, re-checked on every call: the claim names a key,

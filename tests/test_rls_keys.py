@@ -162,6 +162,62 @@ def test_deleting_the_agent_or_house_ends_its_keys_on_the_next_statement(conn, w
             assert ids(cur, "houses") == set()
 
 
+def test_restoring_the_agent_or_house_brings_its_keys_back(conn, world):
+    gone_agent_key, gone_house_key = world.dead["of a deleted agent"], world.dead["of a deleted house"]
+    with conn.transaction(force_rollback=True):
+        for key in (gone_agent_key, gone_house_key):
+            with as_key(conn, key) as cur:
+                assert ids(cur, "houses") == set()
+        conn.execute("UPDATE agents SET deleted_at = NULL WHERE id = %s", (world.gone_agent,))
+        conn.execute("UPDATE houses SET deleted_at = NULL WHERE id = (SELECT house_id FROM api_keys WHERE id = %s)",
+                     (gone_house_key,))
+        with as_key(conn, gone_agent_key) as cur:
+            assert ids(cur, "houses") == {world.H}
+        with as_key(conn, gone_house_key) as cur:
+            assert len(ids(cur, "houses")) == 1
+
+
+def test_a_key_takes_liveness_from_its_house_and_agent_never_from_its_writer(conn, world):
+    """The copies on api_keys are the triggers' (triggers/26_key_liveness.sql):
+    server code writing them by hand changes nothing, and a key moved to a
+    deleted agent is dead, moved to a live one alive."""
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET LOCAL ROLE service_role")
+        conn.execute("UPDATE api_keys SET house_deleted_at = NULL, agent_deleted_at = NULL WHERE id = ANY(%s)",
+                     ([world.dead["of a deleted agent"], world.dead["of a deleted house"]],))
+        conn.execute("UPDATE api_keys SET agent_deleted_at = now() WHERE id = %s", (world.kA,))
+        conn.execute("RESET ROLE")
+        for key, alive in ((world.dead["of a deleted agent"], False), (world.dead["of a deleted house"], False),
+                           (world.kA, True)):
+            with as_key(conn, key) as cur:
+                assert bool(ids(cur, "houses")) is alive, key
+        conn.execute("SET LOCAL ROLE service_role")
+        conn.execute("UPDATE api_keys SET agent_id = %s WHERE id = %s", (world.gone_agent, world.kA))
+        conn.execute("UPDATE api_keys SET agent_id = %s WHERE id = %s", (world.B, world.dead["of a deleted agent"]))
+        conn.execute("RESET ROLE")
+        with as_key(conn, world.kA) as cur:
+            assert ids(cur, "houses") == set()
+        with as_key(conn, world.dead["of a deleted agent"]) as cur:
+            assert cur.execute("SELECT arbe.caller_agent_id()").fetchone() == (world.B,)
+
+
+def _plan_nodes(node):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def test_the_key_check_is_one_primary_key_lookup(conn, world):
+    """What every statement of a key runs (arbe.live_api_key, inlined into
+    arbe.caller_key): one probe of api_keys' primary key, no other relation."""
+    plan = conn.execute("EXPLAIN (FORMAT JSON) SELECT * FROM arbe.live_api_key(%s)", (world.kA,)).fetchone()[0]
+    scans = [(n["Node Type"], n.get("Relation Name"), n.get("Index Name"))
+             for n in _plan_nodes(plan[0]["Plan"]) if "Relation Name" in n]
+    assert scans == [("Index Scan", "api_keys", "api_keys_pkey")]
+    assert conn.execute("SELECT * FROM arbe.live_api_key(%s)", (world.kA,)).fetchall() == [(world.H, world.A)]
+    assert conn.execute("SELECT * FROM arbe.live_api_key(%s)", (world.dead["of a deleted agent"],)).fetchall() == []
+
+
 # ---------------------------------------------------------------- SELECT
 
 def test_agent_key_reads_its_house_and_its_agents_rows(conn, world):

@@ -432,6 +432,8 @@ def sweep(conn, world: World, callers: list[Caller], tables) -> None:
             _sweep_functions(probes, world, callers, ids)
     if "houses" in tables:
         _sweep_house_liveness(conn, world, callers, ids)
+    if "agents" in tables:
+        _sweep_agent_liveness(conn, world, callers, ids)
     if "members" in tables:
         _sweep_hard_deletes(conn, world, callers, ids)
 
@@ -498,20 +500,39 @@ def _sweep_hard_deletes(conn, world: World, callers: list[Caller], ids) -> None:
 
 def _sweep_house_liveness(conn, world: World, callers: list[Caller], ids) -> None:
     """A house's soft delete (by its owner) and restore (by service_role) reach
-    every membership at once: after each, every caller reads what the model says.
-    (Memberships carry a copy of their house's deleted_at; this is its upkeep.)"""
-    core = ids["houses"][0]
-    with conn.transaction(force_rollback=True):
-        gone = world.copy()
-        owner = representatives(world, callers, core)[0]
-        check_write(conn, gone, owner, model.Update("houses", core, "deleted_at", NOW))
-        check_reads(conn, gone, callers)
-    for house in [h for h in ids["houses"] if world.rows["houses"][h].deleted][:1]:
+    every membership and key at once. (Memberships and keys carry a copy of their
+    house's deleted_at; this is its upkeep.)"""
+    dead = [h for h in ids["houses"] if world.rows["houses"][h].deleted]
+    _sweep_liveness(conn, world, callers, "houses", ids["houses"][0], next(iter(dead), None))
+
+
+def _sweep_agent_liveness(conn, world: World, callers: list[Caller], ids) -> None:
+    """An agent's soft delete (by the core house's highest-ranked member) and
+    restore (by service_role) reach its keys at once. (Keys carry a copy of their
+    agent's deleted_at; this is its upkeep.)"""
+    keyed = {r.data["agent_id"] for r in world.rows["api_keys"].values()}
+    agents = [world.rows["agents"][a] for a in ids["agents"] if a in keyed]
+    core = [a.id for a in agents if a.house_id == ids["houses"][0] and not a.deleted]
+    dead = [a.id for a in agents if a.deleted and world.house_live(a.house_id)]
+    _sweep_liveness(conn, world, callers, "agents", next(iter(core), None), next(iter(dead), None))
+
+
+def _sweep_liveness(conn, world: World, callers: list[Caller], table: str, live, dead) -> None:
+    """Soft-delete the live row (as its house's highest-ranked member), restore the
+    dead one (as service_role), each in a rolled-back savepoint; after each, every
+    caller reads what the model says."""
+    if live is not None:
         with conn.transaction(force_rollback=True):
-            if not execute(conn, SERVICE, model.Update("houses", house, "deleted_at", None))[0]:
-                raise Disagreement("service_role could not restore a soft-deleted house")
+            gone = world.copy()
+            deleter = representatives(world, callers, world.rows[table][live].house_id)[0]
+            check_write(conn, gone, deleter, model.Update(table, live, "deleted_at", NOW))
+            check_reads(conn, gone, callers)
+    if dead is not None:
+        with conn.transaction(force_rollback=True):
+            if not execute(conn, SERVICE, model.Update(table, dead, "deleted_at", None))[0]:
+                raise Disagreement(f"service_role could not restore a soft-deleted {table[:-1]}")
             back = world.copy()
-            back.rows["houses"][house].deleted = False
+            back.rows[table][dead].deleted = False
             check_reads(conn, back, callers)
 
 

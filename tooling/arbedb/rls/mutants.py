@@ -38,11 +38,11 @@ from ..errors import ArbedbError
 # creates 20 houses, so tests/test_creation_limits.py is what drops them red.
 NOT_SECURITY_TRIGGERS = ("_touch_updated_at", "members_stamp_inserted", "invites_stamp_inserted",
                          "api_keys_stamp_inserted", "_limit_creation")
-# Not mutated at all: arbe.lock_house, the write of the house row that serialises
-# a house's soft delete with new memberships and owner changes (triggers/25).
-# What it guards only shows with two transactions open at once, and the property
-# runs in one; tests/test_concurrency_*.py kill it (turned into a plain row lock,
-# 18 of their 26 cases fail).
+# Not mutated at all: arbe.lock_house and arbe.lock_agent, the writes of the house
+# and agent rows that serialise their soft delete with new memberships, new keys
+# and owner changes (triggers/25, triggers/26). What they guard only shows with
+# two transactions open at once, and the property runs in one;
+# tests/test_concurrency_*.py kill them (each turned into a plain row lock).
 
 # function -> [(what the mutation does, text in its source, replacement)]
 FUNCTION_MUTATIONS = {
@@ -55,8 +55,8 @@ FUNCTION_MUTATIONS = {
         ("revoked keys act", "\n      AND k.revoked_at IS NULL", ""),
         ("expired keys act", "\n      AND (k.expires_at IS NULL OR k.expires_at > now())", ""),
         ("deleted keys act", "\n      AND k.deleted_at IS NULL", ""),
-        ("keys of deleted houses act", "\n      AND h.deleted_at IS NULL", ""),
-        ("keys of deleted agents act", " AND a.deleted_at IS NULL", ""),
+        ("keys of deleted houses act", "\n      AND k.house_deleted_at IS NULL", ""),
+        ("keys of deleted agents act", "\n      AND k.agent_deleted_at IS NULL", ""),
     ],
     "limit_key_columns": [("keys change any column", "IF changed IS NOT NULL THEN", "IF false THEN")],
     # (No "admin ranks as owner": owner-only rules compare the role by name, not rank.)
@@ -71,6 +71,16 @@ FUNCTION_MUTATIONS = {
     "cascade_house_liveness": [("a restored house stays dead to its members",
                                 "WHERE m.house_id = NEW.id", "WHERE m.house_id = NEW.id AND NEW.deleted_at IS NOT NULL"),
                                ("removed members see the house's later life", " AND m.deleted_at IS NULL", "")],
+    # The copies on api_keys (triggers/26): the cascade's write is what makes the
+    # key trigger re-read them, so narrowing it or the re-read leaves keys stale.
+    "cascade_key_liveness": [
+        ("a restored house stays dead to its keys", "WHERE k.house_id = NEW.id AND k.deleted_at IS NULL",
+         "WHERE k.house_id = NEW.id AND NEW.deleted_at IS NOT NULL AND k.deleted_at IS NULL"),
+        ("a restored agent stays dead to its keys", "WHERE k.house_id = NEW.house_id AND k.agent_id = NEW.id",
+         "WHERE NEW.deleted_at IS NOT NULL AND k.house_id = NEW.house_id AND k.agent_id = NEW.id"),
+    ],
+    "mirror_key_liveness": [("a key's rewrite forgets its agent's delete",
+                             "NEW.agent_deleted_at := (SELECT a.deleted_at", "NEW.agent_deleted_at := (SELECT NULL")],
     "created_house_has_members": [("a creator who left still sees the house", "SELECT EXISTS", "SELECT NOT EXISTS")],
     "keep_immutable": [("set-once columns change freely", " AND jsonb_typeof(old_row -> col) = 'null'", "")],
     "freeze_deleted": [("deleted rows stay writable", "IF OLD.deleted_at IS NOT NULL AND", "IF false AND")],
@@ -126,7 +136,7 @@ PRIVATE_GRANT = ("GRANT USAGE ON SCHEMA arbe_private TO anon, authenticated; "
 SERVICE_ONLY = ("arbe.resolve_api_key(text)", "arbe.read_secret(uuid)")
 # Definer helpers only the owner's triggers call: the grant revocation is a guard
 # (a caller holding EXECUTE could lock or write any house row), so re-granting is a mutant.
-OWNER_ONLY = ("arbe.assert_keeps_an_owner(uuid, uuid)", "arbe.lock_house(uuid)")
+OWNER_ONLY = ("arbe.assert_keeps_an_owner(uuid, uuid)", "arbe.lock_house(uuid)", "arbe.lock_agent(uuid, uuid)")
 
 
 @dataclass(frozen=True)
