@@ -201,6 +201,22 @@ def test_a_key_takes_liveness_from_its_house_and_agent_never_from_its_writer(con
             assert cur.execute("SELECT arbe.caller_agent_id()").fetchone() == (world.B,)
 
 
+def test_an_agent_with_keys_cannot_be_hard_deleted(conn, world):
+    """A cascade (or SET NULL, which would widen an agent key to house-wide) on the
+    keys' (house_id, agent_id) foreign key would skip the liveness copy; there is none."""
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET LOCAL ROLE service_role")
+        conn.execute("DELETE FROM threads WHERE agent_id = %s", (world.A,))
+        conn.execute("DELETE FROM configs WHERE agent_id = %s", (world.A,))
+        with pytest.raises(errors.ForeignKeyViolation) as refused:
+            with conn.transaction():
+                conn.execute("DELETE FROM agents WHERE id = %s", (world.A,))
+        assert refused.value.diag.constraint_name == "api_keys_agent_same_house"
+        conn.execute("RESET ROLE")
+        with as_key(conn, world.kA) as cur:
+            assert cur.execute("SELECT arbe.caller_agent_id()").fetchone() == (world.A,)
+
+
 def _plan_nodes(node):
     yield node
     for child in node.get("Plans", []):
