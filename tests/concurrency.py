@@ -113,3 +113,21 @@ def _blocked(dsn: str, pid: int, by: int, thread: threading.Thread, timeout: flo
                 return True
             time.sleep(0.005)  # polling an observation, not ordering by the clock
     return False
+
+
+def races_broken(dsn: str, make, stale, order: str, allowed: set[str], waits_on: str) -> list[str]:
+    """At every pair of levels: ``make()`` builds a fresh world and returns its two
+    steps, in the order to run them, and what ``stale()`` takes; the race must end
+    with one success at least, no outcome outside ``allowed`` (plus the retryable
+    ones), nothing ``stale()`` reports, and, in order "wait", the second writer
+    seen waiting on the first. Returns what broke, one line per pair of levels."""
+    broken = []
+    for levels in PAIRS:
+        first, second, world = make()
+        got = overlap(dsn, first, second, levels, order)
+        left = stale(world)
+        if left or not got.any_ok or not {got.first, got.second} <= allowed | RETRYABLE:
+            broken.append(f"{levels}: {got}; stale copies: {left}")
+        if order == "wait" and got.first == "ok" and not got.second_waited:
+            broken.append(f"{levels}: the second writer did not wait on the {waits_on}: {got}")
+    return broken

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from concurrency import PAIRS, RETRYABLE, Step, overlap
+from concurrency import Step, races_broken
 
 from arbedb.testing.impersonate import AUTHENTICATED, SERVICE, user_claims
 from arbedb.testing.world import WorldBuilder
@@ -80,16 +80,16 @@ KINDS = {
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_key_written_during_a_house_or_agent_delete_or_restore_follows_them(
         arbedb_conn, arbedb_dsn, kind, order, owner_first):
-    broken = []
-    for levels in PAIRS:
+    def make():
         parts = _world(arbedb_conn)
         owner_side, key_side = KINDS[kind](*parts)
-        first, second = (owner_side, key_side) if owner_first else (key_side, owner_side)
-        got = overlap(arbedb_dsn, first, second, levels, order)
-        stale = _stale_keys(arbedb_conn, parts[0])
-        arbedb_conn.rollback()
-        if stale or not got.any_ok or not {got.first, got.second} <= {"ok"} | REFUSED | RETRYABLE:
-            broken.append(f"{levels}: {got}; keys with a stale copy: {stale}")
-        if order == "wait" and got.first == "ok" and not got.second_waited:
-            broken.append(f"{levels}: the second writer did not wait on the house or agent row: {got}")
+        return (*((owner_side, key_side) if owner_first else (key_side, owner_side)), parts[0])
+
+    def stale(house):
+        try:
+            return _stale_keys(arbedb_conn, house)
+        finally:
+            arbedb_conn.rollback()
+
+    broken = races_broken(arbedb_dsn, make, stale, order, {"ok"} | REFUSED, "house or agent row")
     assert not broken, "\n".join(broken)

@@ -6,7 +6,7 @@ every writer of either side serialises on the house row."""
 from __future__ import annotations
 
 import pytest
-from concurrency import PAIRS, RETRYABLE, Step, overlap
+from concurrency import Step, races_broken
 
 from arbedb.testing.impersonate import AUTHENTICATED, SERVICE, set_identity, user_claims
 from arbedb.testing.world import WorldBuilder
@@ -67,17 +67,16 @@ KINDS = ("delete vs accept_invite", "delete vs insert", "restore vs insert", "de
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_membership_written_during_a_house_delete_or_restore_follows_the_house(
         arbedb_conn, arbedb_dsn, kind, order, house_first):
-    broken = []
-    for levels in PAIRS:
+    def make():
         house, owner, newcomer, token = _world(arbedb_conn, deleted=kind == "restore vs insert")
         house_side, member_side = _steps(kind, house, owner, newcomer, token)
-        first, second = (house_side, member_side) if house_first else (member_side, house_side)
-        got = overlap(arbedb_dsn, first, second, levels, order)
-        stale = _stale_copies(arbedb_conn, house)
-        arbedb_conn.rollback()
-        allowed = {"ok", INVITE_REFUSED} | RETRYABLE
-        if stale or not got.any_ok or not {got.first, got.second} <= allowed:
-            broken.append(f"{levels}: {got}; live memberships with a stale copy: {stale}")
-        if order == "wait" and got.first == "ok" and not got.second_waited:
-            broken.append(f"{levels}: the second writer did not wait on the house row: {got}")
+        return (*((house_side, member_side) if house_first else (member_side, house_side)), house)
+
+    def stale(house):
+        try:
+            return _stale_copies(arbedb_conn, house)
+        finally:
+            arbedb_conn.rollback()
+
+    broken = races_broken(arbedb_dsn, make, stale, order, {"ok", INVITE_REFUSED}, "house row")
     assert not broken, "\n".join(broken)
