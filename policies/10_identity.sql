@@ -107,17 +107,23 @@ $$;
 -- sub-select; where a policy needs house and agent together it takes both at once,
 --     (house_id, agent_id) = (SELECT k.house_id, k.agent_id FROM arbe.acting_key() AS k)
 -- (one InitPlan with two outputs, which the (house_id, agent_id) index serves).
--- SQL with no SET clause, so it is inlined; its WHERE names no column, so the
--- planner makes it a one-time gate: for a user (claims naming no key) the
--- definer lookup never runs, and an RLS-gated statement by a user costs what it
--- did before keys existed (bench/rls_overhead.py).
+-- For a user (claims naming no key) it returns at once: the definer lookup never
+-- runs. PL/pgSQL, not an inlined SQL function: inlining saved a call but made
+-- the planner parse and plan the body into every RLS-gated statement, users'
+-- included (bench/rls_overhead.py's queries at 1M threads, both forms in three
+-- alternating rounds: users' shape ratio (b) 1.23-1.39 inlined, 1.18-1.20 now;
+-- the agent shape (i) 1.11-1.21 inlined, 1.04-1.06 now).
 CREATE OR REPLACE FUNCTION arbe.acting_key()
 RETURNS TABLE (house_id uuid, agent_id uuid)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
+SET search_path = ''
 AS $$
-    SELECT k.house_id, k.agent_id
-    FROM arbe.caller_key() AS k
-    WHERE (arbe.caller_claims()).api_key_id IS NOT NULL
+BEGIN
+    IF (arbe.caller_claims()).api_key_id IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT k.house_id, k.agent_id FROM arbe.caller_key() AS k;
+END
 $$;
 
 -- model §4b: arbe.caller_agent_id() is the key's agent (NULL for a house-wide key,
@@ -194,6 +200,6 @@ arbe.email_key(text)
 TO authenticated, service_role;
 -- The key identity functions: authenticated only (policies run as the caller).
 -- live_api_key answers about any key id, so only its owner-run callers reach it.
--- caller_key and acting_key too: policies inline acting_key, so its body runs as the caller.
+-- caller_key and acting_key too: policies call acting_key as the caller, and it calls caller_key.
 GRANT EXECUTE ON FUNCTION arbe.caller_key(), arbe.acting_key(), arbe.caller_agent_id(),
 arbe.caller_key_house_id() TO authenticated;

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from arbedb.testing.impersonate import AUTHENTICATED, acting_as, as_key, as_user, key_claims
+from arbedb.testing.impersonate import AUTHENTICATED, acting_as, as_key, as_user, key_claims, user_claims
 from arbedb.testing.world import WorldBuilder
 
 pytest_plugins = ["supabase_fixture"]
@@ -215,6 +215,25 @@ def test_an_agent_with_keys_cannot_be_hard_deleted(conn, world):
         conn.execute("RESET ROLE")
         with as_key(conn, world.kA) as cur:
             assert cur.execute("SELECT arbe.caller_agent_id()").fetchone() == (world.A,)
+
+
+def _key_lookups(conn, claims_user) -> int:
+    """Calls of arbe.caller_key (the definer key lookup) made by one RLS-gated read
+    of every key-aware table, by the given caller (function stats of this transaction)."""
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET LOCAL track_functions = 'pl'")
+        with acting_as(conn, AUTHENTICATED, claims_user) as cur:
+            for table in ("houses", "agents", "environments", "threads", "configs"):
+                cur.execute(f"SELECT id FROM {table}").fetchall()
+        return conn.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions "
+                            "WHERE schemaname = 'arbe' AND funcname = 'caller_key'").fetchone()[0]
+
+
+def test_a_users_statement_never_runs_the_key_lookup(conn, world):
+    if not conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+        pytest.skip("track_functions is a superuser setting (Supabase's postgres is not one)")
+    assert _key_lookups(conn, user_claims(world.O)) == 0
+    assert _key_lookups(conn, key_claims(world.kA)) >= 5  # one per statement at least
 
 
 def _plan_nodes(node):

@@ -44,8 +44,8 @@ CALLER_API = frozenset({
     "arbe.create_invite", "arbe.lookup_invite", "arbe.accept_invite", "arbe.create_api_key", "arbe.set_secret",
     # Key callers: who the key is, and the stream proxy's question.
     "arbe.caller_agent_id", "arbe.caller_key_house_id", "arbe.can_access_thread",
-    # The key lookup policies reach through the inlined arbe.acting_key (so as the
-    # caller): it answers only for the key the caller's own claims name.
+    # The key lookup policies reach through arbe.acting_key (so as the caller): it
+    # answers only for the key the caller's own claims name.
     "arbe.caller_key",
     # Called by policies, answering only about the caller's own houses: the ones
     # the caller belongs to, and whether a house the caller created has members.
