@@ -9,6 +9,7 @@ import sys
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from arbedb.engine.catalog import snapshot
 from arbedb.rls.checks import Disagreement, run
@@ -88,3 +89,24 @@ def test_cli_unreachable_database_is_one_line(mutate):
     proc = _rls_test(*mutate, "--dsn", "postgresql://nobody@127.0.0.1:1/nowhere", "--examples", "1")
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("arbedb: error: cannot connect to the database")
+
+
+def test_cli_without_temp_privilege_is_one_line_that_says_what_to_grant(arbedb_dsn):
+    """The probes run in a temporary function: a role that may not create temporary
+    objects gets told so, not a failed world."""
+    with psycopg.connect(arbedb_dsn, autocommit=True) as conn:
+        db = conn.execute("SELECT current_database()").fetchone()[0]
+        conn.execute(f'REVOKE TEMPORARY ON DATABASE "{db}" FROM PUBLIC')
+        conn.execute("CREATE ROLE arbedb_no_temp NOLOGIN")
+        conn.execute("GRANT anon, authenticated, service_role TO arbedb_no_temp")
+    try:
+        limited = make_conninfo(arbedb_dsn, options="-c role=arbedb_no_temp")
+        proc = _rls_test("--dsn", limited, "--examples", "1")
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.startswith("arbedb: error: the probes run in a temporary function")
+        assert f"GRANT TEMPORARY ON DATABASE {db} TO arbedb_no_temp" in proc.stderr
+    finally:
+        with psycopg.connect(arbedb_dsn, autocommit=True) as conn:
+            conn.execute("DROP OWNED BY arbedb_no_temp")
+            conn.execute("DROP ROLE arbedb_no_temp")

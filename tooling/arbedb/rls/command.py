@@ -32,7 +32,7 @@ def property_test(dsn: str, *, examples: int, seed_value: int, on_example=None) 
 
     try:
         run(dsn, examples=examples, seed_value=seed_value, on_example=tick)
-    except Disagreement:
+    except (Disagreement, ArbedbError):
         raise
     except Exception as exc:  # the database could not even run a world
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -24,7 +24,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from psycopg import ClientCursor
+from psycopg import ClientCursor, errors
+
+from ..errors import ArbedbError
 
 from .impersonate import raw_claims
 
@@ -73,8 +75,16 @@ class Outcome:
 
 
 def install(conn) -> None:
-    """Make the probe loop for the rest of ``conn``'s transaction (it goes with it)."""
-    conn.execute(CREATE_FUNCTION)
+    """Make the probe loop for the rest of ``conn``'s transaction (it goes with it).
+    A temporary function: the connecting role needs TEMP on the database (PUBLIC
+    has it by default, Supabase's postgres too)."""
+    try:
+        with conn.transaction():
+            conn.execute(CREATE_FUNCTION)
+    except errors.InsufficientPrivilege:
+        db, role = conn.execute("SELECT current_database(), current_user").fetchone()
+        raise ArbedbError(f"the probes run in a temporary function and role {role} may not create temporary objects "
+                          f"in {db}; GRANT TEMPORARY ON DATABASE {db} TO {role}, or point --dsn at a role that may") from None
 
 
 class Probes:
