@@ -36,7 +36,8 @@ BEGIN
     -- A key that may start acting (created, restored from a soft delete, or moved
     -- to another agent by server code; revoking is one-way) serialises with the
     -- soft delete or restore of its house and agent: house row first, then the
-    -- agent's, the order no other writer takes the two in reverse. A key that
+    -- agent's (a transaction writing an agent and then its house may deadlock
+    -- with it: 40P01, which the client retries like 40001). A key that
     -- stays as it was is written by the cascade itself, so the two already
     -- conflict on the key's row. A trigger's write (pg_trigger_depth() > 1) is
     -- the cascade, the house's or agent's own write.

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from psycopg import ClientCursor, errors
 
 from ..errors import ArbedbError
-
 from .impersonate import raw_claims
 
 FUNCTION = "pg_temp.arbedb_probes"
