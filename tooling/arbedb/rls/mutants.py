@@ -227,11 +227,17 @@ class Verdict:
 
 def _try(admin_dsn: str, template: str, mutant: Mutant, examples: int, seed_value: int) -> Verdict:
     """In a worker process: clone, mutate, run the property."""
+    import logging
+
     import psycopg
 
     from ..testing.cluster import TestCluster
     from .checks import run
 
+    # A mutant that makes a pipelined read fail is killed by that failure; psycopg
+    # then also warns that it could not end the aborted pipeline, which says
+    # nothing more. Only in this worker, whose every failure becomes a verdict.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     cluster = TestCluster(admin_dsn)
     with cluster.database(template=template) as dsn:
         with psycopg.connect(dsn, autocommit=True) as conn:
