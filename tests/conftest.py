@@ -55,3 +55,10 @@ def snapshot(dsn: str) -> dict:
 def assert_same_catalog(before: dict, after: dict) -> None:
     differences = catalog.diff(before, after)
     assert not differences, "catalog differs:\n" + "\n".join(differences[:40])
+
+
+def plan_nodes(node: dict):
+    """Every node of an EXPLAIN (FORMAT JSON) plan, the given one first."""
+    yield node
+    for child in node.get("Plans", ()):
+        yield from plan_nodes(child)

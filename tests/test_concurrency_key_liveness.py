@@ -44,34 +44,43 @@ def _world(conn):
     return house, owner, live, dead, house_wide, gone
 
 
+def _owner(owner, statement: str, *params) -> Step:
+    return Step(AUTHENTICATED, user_claims(owner), statement, params)
+
+
+def _service(statement: str, *params) -> Step:
+    return Step(SERVICE, SERVICE_CLAIMS, statement, params)
+
+
+DELETE_HOUSE = "UPDATE public.houses SET deleted_at = now() WHERE id = %s"
+DELETE_AGENT = "UPDATE public.agents SET deleted_at = now() WHERE id = %s"
+RESTORE_AGENT = "UPDATE public.agents SET deleted_at = NULL WHERE id = %s"
+RESTORE_KEY = "UPDATE public.api_keys SET deleted_at = NULL WHERE id = %s"
+MOVE_KEY = "UPDATE public.api_keys SET agent_id = %s WHERE id = %s"
+CREATE_KEY = "SELECT arbe.create_api_key(%s, %s, 'new')"
+INSERT_KEY = "INSERT INTO public.api_keys (house_id, agent_id, name, prefix) VALUES (%s, %s, 'new', %s)"
+
+
 def _insert_key(house, agent) -> Step:
-    return Step(SERVICE, SERVICE_CLAIMS, "INSERT INTO public.api_keys (house_id, agent_id, name, prefix) "
-                "VALUES (%s, %s, 'new', %s)", (house, agent, uuid.uuid4().hex[:12]))
+    return _service(INSERT_KEY, house, agent, uuid.uuid4().hex[:12])  # prefix is unique
 
 
 # kind -> (the house's or agent's write, the key's write), from the world's parts.
 KINDS = {
     "house delete vs create_api_key": lambda h, o, live, dead, hw, gone: (
-        Step(AUTHENTICATED, user_claims(o), "UPDATE public.houses SET deleted_at = now() WHERE id = %s", (h,)),
-        Step(AUTHENTICATED, user_claims(o), "SELECT arbe.create_api_key(%s, %s, 'new')", (h, live))),
+        _owner(o, DELETE_HOUSE, h), _owner(o, CREATE_KEY, h, live)),
     "house delete vs key restore": lambda h, o, live, dead, hw, gone: (
-        Step(AUTHENTICATED, user_claims(o), "UPDATE public.houses SET deleted_at = now() WHERE id = %s", (h,)),
-        Step(SERVICE, SERVICE_CLAIMS, "UPDATE public.api_keys SET deleted_at = NULL WHERE id = %s", (gone[live],))),
+        _owner(o, DELETE_HOUSE, h), _service(RESTORE_KEY, gone[live])),
     "agent delete vs create_api_key": lambda h, o, live, dead, hw, gone: (
-        Step(AUTHENTICATED, user_claims(o), "UPDATE public.agents SET deleted_at = now() WHERE id = %s", (live,)),
-        Step(AUTHENTICATED, user_claims(o), "SELECT arbe.create_api_key(%s, %s, 'new')", (h, live))),
+        _owner(o, DELETE_AGENT, live), _owner(o, CREATE_KEY, h, live)),
     "agent delete vs key insert": lambda h, o, live, dead, hw, gone: (
-        Step(AUTHENTICATED, user_claims(o), "UPDATE public.agents SET deleted_at = now() WHERE id = %s", (live,)),
-        _insert_key(h, live)),
+        _owner(o, DELETE_AGENT, live), _insert_key(h, live)),
     "agent delete vs key restore": lambda h, o, live, dead, hw, gone: (
-        Step(AUTHENTICATED, user_claims(o), "UPDATE public.agents SET deleted_at = now() WHERE id = %s", (live,)),
-        Step(SERVICE, SERVICE_CLAIMS, "UPDATE public.api_keys SET deleted_at = NULL WHERE id = %s", (gone[live],))),
+        _owner(o, DELETE_AGENT, live), _service(RESTORE_KEY, gone[live])),
     "agent delete vs key moved to it": lambda h, o, live, dead, hw, gone: (
-        Step(AUTHENTICATED, user_claims(o), "UPDATE public.agents SET deleted_at = now() WHERE id = %s", (live,)),
-        Step(SERVICE, SERVICE_CLAIMS, "UPDATE public.api_keys SET agent_id = %s WHERE id = %s", (live, hw))),
+        _owner(o, DELETE_AGENT, live), _service(MOVE_KEY, live, hw)),
     "agent restore vs key insert": lambda h, o, live, dead, hw, gone: (
-        Step(SERVICE, SERVICE_CLAIMS, "UPDATE public.agents SET deleted_at = NULL WHERE id = %s", (dead,)),
-        _insert_key(h, dead)),
+        _service(RESTORE_AGENT, dead), _insert_key(h, dead)),
 }
 
 

@@ -10,6 +10,7 @@ import json
 import uuid
 
 import pytest
+from conftest import plan_nodes
 
 from arbedb.rls.model import TABLES
 from arbedb.testing.impersonate import acting_as, user_claims
@@ -66,15 +67,9 @@ def crowded(arbedb_conn):
     return dict(caller=caller, mine=set(mine), memberless=memberless, left=left)
 
 
-def _scans(node: dict):
-    yield node
-    for child in node.get("Plans", ()):
-        yield from _scans(child)
-
-
 def plan_of(conn, claims, statement: str) -> list[dict]:
     with acting_as(conn, "authenticated", claims) as cur:
-        return list(_scans(cur.execute("EXPLAIN (FORMAT JSON) " + statement).fetchone()[0][0]["Plan"]))
+        return list(plan_nodes(cur.execute("EXPLAIN (FORMAT JSON) " + statement).fetchone()[0][0]["Plan"]))
 
 
 CALLERS = {

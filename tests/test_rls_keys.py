@@ -11,6 +11,7 @@ import uuid
 
 import psycopg
 import pytest
+from conftest import plan_nodes
 from psycopg import errors
 
 from arbedb.testing.impersonate import AUTHENTICATED, acting_as, as_key, as_user, key_claims, user_claims
@@ -217,12 +218,12 @@ def test_an_agent_with_keys_cannot_be_hard_deleted(conn, world):
             assert cur.execute("SELECT arbe.caller_agent_id()").fetchone() == (world.A,)
 
 
-def _key_lookups(conn, claims_user) -> int:
+def _key_lookups(conn, claims) -> int:
     """Calls of arbe.caller_key (the definer key lookup) made by one RLS-gated read
     of every key-aware table, by the given caller (function stats of this transaction)."""
     with conn.transaction(force_rollback=True):
         conn.execute("SET LOCAL track_functions = 'pl'")
-        with acting_as(conn, AUTHENTICATED, claims_user) as cur:
+        with acting_as(conn, AUTHENTICATED, claims) as cur:
             for table in ("houses", "agents", "environments", "threads", "configs"):
                 cur.execute(f"SELECT id FROM {table}").fetchall()
         return conn.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions "
@@ -236,18 +237,12 @@ def test_a_users_statement_never_runs_the_key_lookup(conn, world):
     assert _key_lookups(conn, key_claims(world.kA)) >= 5  # one per statement at least
 
 
-def _plan_nodes(node):
-    yield node
-    for child in node.get("Plans", []):
-        yield from _plan_nodes(child)
-
-
 def test_the_key_check_is_one_primary_key_lookup(conn, world):
     """What every statement of a key runs (arbe.live_api_key, inlined into
     arbe.caller_key): one probe of api_keys' primary key, no other relation."""
     plan = conn.execute("EXPLAIN (FORMAT JSON) SELECT * FROM arbe.live_api_key(%s)", (world.kA,)).fetchone()[0]
     scans = [(n["Node Type"], n.get("Relation Name"), n.get("Index Name"))
-             for n in _plan_nodes(plan[0]["Plan"]) if "Relation Name" in n]
+             for n in plan_nodes(plan[0]["Plan"]) if "Relation Name" in n]
     assert scans == [("Index Scan", "api_keys", "api_keys_pkey")]
     assert conn.execute("SELECT * FROM arbe.live_api_key(%s)", (world.kA,)).fetchall() == [(world.H, world.A)]
     assert conn.execute("SELECT * FROM arbe.live_api_key(%s)", (world.dead["of a deleted agent"],)).fetchall() == []
