@@ -71,12 +71,13 @@ def _plan_table(project: Project, name: str, parent: str | None, synced: bool, r
     for option, role in (("--read", read), ("--write", write)):
         if role not in ROLES:
             raise ArbedbError(f"{option} {role}: not a house role; use one of {', '.join(ROLES)}")
-    if name in load_permissions(project):
-        raise ArbedbError(f"{permissions_path(project).name} already declares {name}; remove that declaration "
-                          "or pick another name")
     schema = _schema(project)
     if f"public.{name}" in schema.tables:
         raise ArbedbError(f"public.{name} already exists in this project; pick another name")
+    perms = load_permissions(project)
+    if name in perms:
+        raise ArbedbError(f"{perms.source} already declares {name} (and no revision creates it); remove that "
+                          "declaration or pick another name")
     if parent is None:
         return NewTable(name, synced=synced, read=read, write=write)
     if parent == "houses":
