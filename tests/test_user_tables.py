@@ -93,3 +93,72 @@ def test_a_table_with_rls_and_no_declaration_fails_rls_test_in_one_line(project,
     with psycopg.connect(empty_dsn, autocommit=True) as conn:  # and allowed again once declared
         conn.execute("SELECT 1")
     _property(empty_dsn, load_permissions(project))
+
+
+def test_verify_and_lint_name_a_table_with_rls_and_no_declaration(project, empty_dsn):
+    from arbedb.lint import lint
+    from arbedb.verify import verify
+
+    new_table(project, "labels", parent="agents")
+    commands.apply(project, empty_dsn)
+    path = project.root / "policies" / "permissions.toml"
+    declared = path.read_text()
+    path.write_text(declared[:declared.index("[tables.labels]")])
+
+    def arb024(findings):
+        return [f.line_text() for f in findings if f.code == "ARB024"]
+
+    live = arb024(verify(project, empty_dsn, skip=("drift", "pgrls", "electric", "data_api")).findings)
+    assert len(live) == 1 and "public.labels has row level security but no declaration" in live[0]
+    assert len(arb024(lint(project, engines=("arbedb",)).errors)) == 1
+    path.write_text(declared)  # declared again: both quiet
+    assert arb024(verify(project, empty_dsn, skip=("drift", "pgrls", "electric", "data_api")).findings) == []
+    assert arb024(lint(project, engines=("arbedb",)).errors) == []
+
+
+def test_a_declaration_naming_an_unknown_column_is_one_line(project, empty_dsn):
+    commands.apply(project, empty_dsn)
+    path = project.root / "policies" / "permissions.toml"
+    path.write_text(path.read_text().replace('columns = ["name", "created_by"]\nimmutable = ["house_id", "created_by"]\n'
+                                             'values = { name = "agent-{tag}"',
+                                             'columns = ["name", "created_by", "colour"]\nimmutable = ["house_id", '
+                                             '"created_by"]\nvalues = { name = "agent-{tag}"', 1))
+    with pytest.raises(ArbedbError, match=r"^policies/permissions\.toml: tables\.agents names column\(s\) colour "
+                                          r"that public\.agents does not have; fix the declaration$"):
+        _property(empty_dsn, load_permissions(project))
+
+
+@pytest.mark.parametrize("text, message", [
+    ('read = "guest"', "read = 'guest' is not a house role"),
+    ('parents = [{ column = "agent_id", table = "robots" }]', "parent 'robots' (for agent_id) is not declared"),
+    ('agent_key = { read = ["agent"] }', "has no parent in agents"),
+    ('colour = "red"', "unknown key(s) colour"),
+])
+def test_a_bad_declaration_is_one_line(text, message):
+    from arbedb.permissions import parse_permissions
+
+    base = (ROOT / "policies" / "permissions.toml").read_text()
+    with pytest.raises(ArbedbError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        parse_permissions(base + f'\n[tables.labels]\ncolumns = ["agent_id"]\n{text}\n')
+
+
+def test_mutate_kills_the_user_tables_mutants(scaffolded, arbedb_cluster):
+    """`rls-test --mutate`'s mutants of labels (policies, triggers, role, all triggers off), derived
+    from the project's files and declarations, are killed like the nine tables' are."""
+    from arbedb.rls.mutants import derive, run_mutants
+
+    project, dsn, perms = scaffolded
+    mutants = [m for m in derive(project, perms) if "labels" in m.name]
+    names = {m.name for m in mutants}
+    assert {"policy labels_select: USING (true)", "policy labels_insert: WITH CHECK (true)",
+            "policy labels_update: role widened to member", "table public.labels: triggers disabled",
+            "trigger labels_inherit_house_id: dropped"} <= names
+    template = arbedb_cluster.create_template(project)
+    try:
+        verdicts = run_mutants(arbedb_cluster.admin_dsn, template, mutants, perms, examples=WORLDS, seed_value=0,
+                               jobs=2)
+    finally:
+        arbedb_cluster.drop_database(template)
+    survivors = [f"{v.mutant.name}: {v.reason}" for v in verdicts if not v.killed]
+    assert survivors == []
+    print("\n".join(f"killed {v.mutant.name}: {v.reason[:100]}" for v in verdicts))
