@@ -162,3 +162,28 @@ def test_mutate_kills_the_user_tables_mutants(scaffolded, arbedb_cluster):
     survivors = [f"{v.mutant.name}: {v.reason}" for v in verdicts if not v.killed]
     assert survivors == []
     print("\n".join(f"killed {v.mutant.name}: {v.reason[:100]}" for v in verdicts))
+
+
+def test_agent_shapes_come_from_the_key_declarations(project):
+    """electric/shapes.toml's key shapes are held to the declarations: one a declaration
+    gives and the file lacks is one line saying what to add; one it does not give, one line too."""
+    from arbedb.electric.shapes import load_shapes
+
+    new_table(project, "labels", parent="agents")
+    assert [s.name for s in load_shapes(project).table("labels").shapes] == ["house"]  # keys get nothing
+    path = project.root / "policies" / "permissions.toml"
+    text = path.read_text()
+    assert text.endswith('immutable = ["house_id", "created_by"]\n')  # labels' declaration, last
+    path.write_text(text + 'agent_key = { read = ["agent"] }\n')
+    text = path.read_text()
+    with pytest.raises(ArbedbError, match=r'tables\.labels: its permission declaration gives API keys the shape '
+                                          r'"agent"; add \[tables\.labels\.shapes\.agent\] caller = "key", '
+                                          r'where = "house_id = \$1 AND agent_id = \$2 AND deleted_at IS NULL"'):
+        load_shapes(project)
+    shapes = project.root / "electric" / "shapes.toml"
+    shapes.write_text(shapes.read_text() + '\n[tables.labels.shapes.agent]\ncaller = "key"\n'
+                      'where = "house_id = $1 AND agent_id = $2 AND deleted_at IS NULL"\nparams = ["house", "agent"]\n')
+    assert [s.name for s in load_shapes(project).table("labels").shapes] == ["house", "agent"]
+    path.write_text(text.replace('agent_key = { read = ["agent"] }\n', ""))  # and taken away again: the shape goes too
+    with pytest.raises(ArbedbError, match=r"tables\.labels\.shapes\.agent: a key shape its permission declaration"):
+        load_shapes(project)

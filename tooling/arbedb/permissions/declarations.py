@@ -120,7 +120,7 @@ class Permissions:
 
 
 def permissions_path(project: Project) -> Path:
-    return project.root / project.extra.get("permissions", PERMISSIONS_FILE)
+    return project.root / project.permissions
 
 
 def load_permissions(project: Project) -> Permissions:

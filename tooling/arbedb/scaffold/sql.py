@@ -119,8 +119,11 @@ def declaration(table: NewTable):
 
     entry = tomlkit.table()
     if table.parent:
-        entry["parents"] = [tomlkit.inline_table()]
-        entry["parents"][0].update({"column": table.parent_column, "table": table.parent, "required": True})
+        parent = tomlkit.inline_table()
+        parent.update({"column": table.parent_column, "table": table.parent, "required": True})
+        parents = tomlkit.array()
+        parents.append(parent)
+        entry["parents"] = parents
     entry["read"] = table.read
     entry["write"] = table.write
     entry["insert"] = "direct"
