@@ -1,8 +1,11 @@
 """The permission matrix of docs/model.md §4, executable: what each caller may see and do.
 
-This is the reference the database is tested against (``arbedb rls-test``). It
-reads like the matrix on purpose; when the model (docs/model.md) changes, this file changes
-with it, and the property tests then show every place the SQL disagrees.
+This is the reference the database is tested against (``arbedb rls-test``). Each
+table's rules (who reads, who writes, parents, immutable and updatable columns, what
+API keys may do) are the project's declarations (policies/permissions.toml, docs/model.md
+§7), carried by every World; what is code here is only what is more than data: house
+creation, membership changes and the last owner, the credential functions, key liveness.
+When a declaration changes, the property tests show every place the SQL disagrees.
 
 A world is the rows of the declared tables (only the columns the rules look at),
 plus the credentials whose plaintext the tests hold: invite tokens, API keys
@@ -17,15 +20,9 @@ import copy
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from ..permissions import RANK as _RANK
-from ..permissions import SPECIALS, Permissions
+from ..permissions import RANK, Permissions
 
-RANK = _RANK
 ROLES_ALL = tuple(RANK)
-# The tables the rules treat as more than data; everything else about every table (roles,
-# parents, columns, immutables, key access) comes from the project's declarations
-# (arbedb.permissions), which every World carries.
-SPECIAL_TABLES = SPECIALS
 
 
 ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
