@@ -10,8 +10,11 @@ import pytest
 
 from arbedb.engine import catalog
 from arbedb.config import find_project
+from arbedb.permissions import load_permissions
 
 ROOT = Path(__file__).resolve().parents[1]
+# The repository's own permission declarations (policies/permissions.toml).
+PERMS = load_permissions(find_project(ROOT))
 PROJECT_PARTS = ("pyproject.toml", "alembic.ini", "migrations", "policies", "triggers", "electric", ".sqlfluff",
                  ".squawk.toml", "pgrls.toml")
 

@@ -12,12 +12,12 @@ import uuid
 import pytest
 from conftest import plan_nodes
 
-from arbedb.rls.model import TABLES
+from conftest import PERMS
 from arbedb.testing.impersonate import acting_as, user_claims
 
 OTHERS = 4000  # other tenants' houses: half with an author, half made by server code (created_by NULL)
 # A column each caller may UPDATE (column grants), set to itself.
-UPDATABLE = {t: "updated_at" for t in TABLES} | {"houses": "name", "invites": "deleted_at", "api_keys": "deleted_at"}
+UPDATABLE = {t: "updated_at" for t in PERMS.names} | {"houses": "name", "invites": "deleted_at", "api_keys": "deleted_at"}
 STATEMENTS = {t: (f"SELECT * FROM public.{t}", f"UPDATE public.{t} SET {c} = {c}") for t, c in UPDATABLE.items()}
 # One row per other tenant's house in each other table (bulk-loaded, triggers off).
 ROW_VALUES = {

@@ -6,10 +6,11 @@ import uuid
 
 from arbedb.rls import model
 from arbedb.rls.model import Caller, Row, Update, World
+from conftest import PERMS
 
 
 def make_world():
-    w = World()
+    w = World(PERMS)
     ids = iter(uuid.UUID(int=i) for i in range(1, 1000))
     users = {name: next(ids) for name in ("owner", "admin", "member", "both", "outsider")}
     w.users = {u: f"{n}@example.com" for n, u in users.items()}
@@ -81,7 +82,7 @@ def test_roles_admin_manages_non_owners_only_owner_touches_owners():
 def test_nobody_sees_or_writes_anything():
     w, users, houses, m, agent, _ = make_world()
     for nobody in (Caller("anon", anon=True), Caller("broken", claims="{")):
-        for table in model.TABLES:
+        for table in PERMS.names:
             assert model.visible(w, nobody, table) == set()
         assert not model.allowed(w, nobody, model.Insert("houses", uuid.uuid4(), None))
 

@@ -9,12 +9,13 @@ import pytest
 
 from arbedb.errors import ArbedbError
 from arbedb.rls.mutants import Mutant, derive, run_mutants
+from conftest import PERMS
 
 
 def test_a_real_hole_is_killed_and_a_harmless_change_survives(arbedb_cluster, arbedb_template):
     hole = Mutant("threads readable by all", "ALTER POLICY threads_select ON public.threads USING (true);", "t")
     harmless = Mutant("a comment", "COMMENT ON TABLE public.threads IS 'changed';", "t")
-    verdicts = {v.mutant.name: v for v in run_mutants(arbedb_cluster.admin_dsn, arbedb_template, [hole, harmless],
+    verdicts = {v.mutant.name: v for v in run_mutants(arbedb_cluster.admin_dsn, arbedb_template, [hole, harmless], PERMS,
                                                       examples=2, seed_value=0, jobs=2)}
     assert verdicts["threads readable by all"].killed
     assert "SELECT threads" in verdicts["threads readable by all"].reason
@@ -27,11 +28,11 @@ def test_a_schema_failing_the_property_stops_the_run(arbedb_cluster, arbedb_temp
             conn.execute("ALTER POLICY members_select ON public.members USING (true)")
             broken = conn.info.dbname
         with pytest.raises(ArbedbError, match=r"fails on the unmutated schema \(.*SELECT members"):
-            run_mutants(arbedb_cluster.admin_dsn, broken, [], examples=2, seed_value=0, jobs=1)
+            run_mutants(arbedb_cluster.admin_dsn, broken, [], PERMS, examples=2, seed_value=0, jobs=1)
 
 
 def test_every_policy_guard_and_grant_has_mutants(arbedb_project):
-    names = [m.name for m in derive(arbedb_project)]
+    names = [m.name for m in derive(arbedb_project, PERMS)]
     assert len(names) == len(set(names))
     for expected in ("policy threads_select: USING (true)", "policy threads_select: TO PUBLIC",
                      "policy threads_insert: WITH CHECK (true)", "trigger members_guard: dropped"):
@@ -49,9 +50,9 @@ def test_private_tables_revoked_invites_and_helper_grants_are_in_the_property(ar
               "execute arbe.lock_house(uuid) granted to authenticated": "may EXECUTE arbe.lock_house",
               "execute arbe.assert_keeps_an_owner(uuid, uuid) granted to authenticated":
                   "may EXECUTE arbe.assert_keeps_an_owner"}
-    mutants = [m for m in derive(arbedb_project) if m.name in wanted]
+    mutants = [m for m in derive(arbedb_project, PERMS) if m.name in wanted]
     assert len(mutants) == len(wanted)
-    verdicts = run_mutants(arbedb_cluster.admin_dsn, arbedb_template, mutants, examples=2, seed_value=0, jobs=2)
+    verdicts = run_mutants(arbedb_cluster.admin_dsn, arbedb_template, mutants, PERMS, examples=2, seed_value=0, jobs=2)
     for verdict in verdicts:
         assert verdict.killed, f"{verdict.mutant.name} survived: {verdict.reason}"
         assert wanted[verdict.mutant.name] in verdict.reason, verdict.reason

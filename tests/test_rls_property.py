@@ -13,7 +13,7 @@ from psycopg.conninfo import make_conninfo
 
 from arbedb.engine.catalog import snapshot
 from arbedb.rls.checks import Disagreement, run
-from arbedb.rls.model import TABLES
+from conftest import PERMS
 
 EXAMPLES = int(os.environ.get("ARBEDB_RLS_EXAMPLES", "60"))
 SEED = 20261129
@@ -21,7 +21,7 @@ SEED = 20261129
 
 def test_database_agrees_with_the_model_on_generated_worlds(arbedb_dsn):
     count = []
-    run(arbedb_dsn, examples=EXAMPLES, seed_value=SEED, on_example=lambda: count.append(1))
+    run(arbedb_dsn, PERMS, examples=EXAMPLES, seed_value=SEED, on_example=lambda: count.append(1))
     assert len(count) == EXAMPLES
 
 
@@ -35,7 +35,7 @@ def test_a_broken_policy_is_caught_and_reported_readably(arbedb_dsn):
     authenticated caller read every thread must fail, naming caller and table."""
     _break(arbedb_dsn, "ALTER POLICY threads_select ON public.threads USING (true)")
     with pytest.raises(Disagreement, match=r"SELECT threads: database shows .* model says"):
-        run(arbedb_dsn, examples=EXAMPLES, seed_value=SEED, shrink=False)
+        run(arbedb_dsn, PERMS, examples=EXAMPLES, seed_value=SEED, shrink=False)
 
 
 def test_a_failure_shrinks_to_a_small_world_and_prints_it(arbedb_dsn):
@@ -44,7 +44,7 @@ def test_a_failure_shrinks_to_a_small_world_and_prints_it(arbedb_dsn):
     does follows from its draws alone); the report is the shrunk world."""
     _break(arbedb_dsn, "ALTER POLICY threads_update ON public.threads USING (true)")
     with pytest.raises(Disagreement) as caught:
-        run(arbedb_dsn, examples=EXAMPLES, seed_value=SEED)
+        run(arbedb_dsn, PERMS, examples=EXAMPLES, seed_value=SEED)
     first, *world = str(caught.value).splitlines()
     assert "UPDATE threads (no WHERE) touched" in first
     assert world[0] == "world at the disagreement:"
@@ -56,7 +56,7 @@ def test_a_failure_shrinks_to_a_small_world_and_prints_it(arbedb_dsn):
 
 def _row_counts(dsn: str) -> dict:
     with psycopg.connect(dsn) as conn:
-        counts = {t: conn.execute(f"SELECT count(*) FROM public.{t}").fetchone()[0] for t in TABLES}
+        counts = {t: conn.execute(f"SELECT count(*) FROM public.{t}").fetchone()[0] for t in PERMS.names}
         counts["auth.users"] = conn.execute("SELECT count(*) FROM auth.users").fetchone()[0]
         counts["roles"] = conn.execute("SELECT array_agg(rolname ORDER BY rolname) FROM pg_roles").fetchone()[0]
         return counts | {"catalog": snapshot(conn, detail=True)}

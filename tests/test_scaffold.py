@@ -54,7 +54,7 @@ def test_a_synced_child_table_follows_every_convention(project, empty_dsn, arbed
     rel = sorted(p.relative_to(project.root).as_posix() for p in done.created + done.changed)
     assert rel == ["electric/shapes.toml", f"migrations/versions/{NEXT}_add_labels.down.sql",
                    f"migrations/versions/{NEXT}_add_labels.py", f"migrations/versions/{NEXT}_add_labels.up.sql",
-                   "pgrls.toml", "policies/39_labels.sql", "triggers/50_labels.sql"]
+                   "pgrls.toml", "policies/39_labels.sql", "policies/permissions.toml", "triggers/50_labels.sql"]
 
     report = lint(project, [str(p) for p in done.created + done.changed if p.suffix == ".sql"])  # sqlfluff, squawk and the project's rules, on what the scaffold wrote
     assert [f.line_text() for f in report.errors] == []
@@ -94,10 +94,11 @@ def test_a_child_row_takes_its_parent_house_and_never_another(project, empty_dsn
 def test_a_table_that_is_not_synced_stays_out_of_electric(project, empty_dsn, arbedb_cluster):
     before = files(project)
     done = new_table(project, "audit_notes", synced=False)
-    assert [p.name for p in done.changed] == ["pgrls.toml"]
+    assert sorted(p.name for p in done.changed) == ["permissions.toml", "pgrls.toml"]
     after = files(project)
-    assert {k: v for k, v in after.items() if k in before and k != "pgrls.toml"} == {
-        k: v for k, v in before.items() if k != "pgrls.toml"}
+    changed = ("pgrls.toml", "policies/permissions.toml")
+    assert {k: v for k, v in after.items() if k in before and k not in changed} == {
+        k: v for k, v in before.items() if k not in changed}
     commands.apply(project, empty_dsn)
     with psycopg.connect(empty_dsn) as conn:
         published = conn.execute("SELECT count(*) FROM pg_publication_tables WHERE tablename = 'audit_notes'")
@@ -115,6 +116,12 @@ def test_the_scaffold_applies_as_supabase_postgres(project, supabase_dsn):
 
 @pytest.mark.parametrize("args, message", [
     (("Labels",), "use lower_snake_case"),
+    (("user",), "table name 'user' is an SQL keyword; pick another name"),
+    (("select",), "table name 'select' is an SQL keyword"),
+    (("order",), "table name 'order' is an SQL keyword"),
+    (("table",), "table name 'table' is an SQL keyword"),
+    (("1abc",), "use lower_snake_case"),
+    (("bad-name",), "use lower_snake_case"),
     (("agents",), "public.agents already exists"),
     (("labels", "houses"), "every table already belongs to a house"),
     (("labels", "nope"), "--parent nope: no house-scoped table of that name; one of: agents, api_keys"),
@@ -154,14 +161,69 @@ def test_cli_says_what_it_wrote_and_what_is_left_to_do(project):
     proc = subprocess.run([sys.executable, "-m", "arbedb.cli", "new-table", "labels", "--parent", "agents"],
                           cwd=project.root, capture_output=True, text=True, check=True)
     assert "created policies/39_labels.sql" in proc.stdout and "changed electric/shapes.toml" in proc.stdout
-    assert "fill in the RLS model entry for labels in tooling/arbedb/rls/model.py" in proc.stdout
-    assert 'PARENTS["labels"] = (("agent_id", "agents"),)' in proc.stdout
+    assert "changed policies/permissions.toml" in proc.stdout
+    assert "tables.labels in policies/permissions.toml" in proc.stdout
+    assert "tooling/" not in proc.stdout and "model.py" not in proc.stdout  # no step edits the package
 
 
 def test_the_rls_property_still_holds_with_the_new_table(project, empty_dsn):
-    """`arbedb rls-test`'s property on the scaffolded schema, before the model entry is filled in."""
-    from arbedb.rls.checks import run
-
+    """`arbedb rls-test` on the scaffolded schema, as generated (the declaration written with it)."""
     new_table(project, "labels", parent="agents")
     commands.apply(project, empty_dsn)
-    run(empty_dsn, examples=10, seed_value=3)
+    proc = subprocess.run([sys.executable, "-m", "arbedb.cli", "rls-test", "--dsn", empty_dsn, "--examples", "5"],
+                          cwd=project.root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "5 worlds, database and model agree" in proc.stdout
+
+
+# Every place new-table writes. Root ignores file modes, so a target is made unwritable
+# with the immutable attribute (chattr +i), which stops root too.
+TARGETS = ["policies", "triggers", "migrations/versions", "electric/shapes.toml", "pgrls.toml",
+           "policies/permissions.toml"]
+
+
+@pytest.fixture
+def immutable():
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr is not installed")
+    made = []
+
+    def make(path):
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        made.append(path)
+
+    yield make
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_an_unwritable_target_is_one_line_and_nothing_is_written(project, immutable, target):
+    before = files(project)
+    immutable(project.root / target)
+    with pytest.raises(ArbedbError, match="not writable|could not write") as caught:
+        new_table(project, "labels", parent="agents")
+    assert "\n" not in str(caught.value) and "nothing was changed" in str(caught.value)
+    assert files(project) == before
+
+
+@pytest.mark.parametrize("target", ["electric/shapes.toml", "pgrls.toml", "policies/permissions.toml"])
+def test_a_rename_failing_half_way_puts_every_file_back(project, immutable, monkeypatch, target):
+    """Past the up-front check (as when a file turns unwritable meanwhile): the files
+    already renamed into place get their old text back, the new ones go."""
+    import arbedb.scaffold.stage as stage
+
+    monkeypatch.setattr(stage, "_writable", lambda target: None)
+    before = files(project)
+    immutable(project.root / target)
+    with pytest.raises(ArbedbError, match="could not write"):
+        new_table(project, "labels", parent="agents")
+    assert files(project) == before
+
+
+def test_the_scaffold_output_lints_clean_for_a_table_named_like_a_keyword(project):
+    """An unreserved keyword (comment) is a plain table name: it scaffolds and lints clean."""
+    done = new_table(project, "comment", parent="environments")
+    report = lint(project, [str(p) for p in done.created + done.changed if p.suffix == ".sql"])
+    assert [f.line_text() for f in report.errors] == []
+    assert [f.line_text() for f in lint(project, engines=("arbedb",)).errors] == []

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from arbedb.rls.model import DIRECT_INSERT
+from conftest import PERMS
 from arbedb.testing.impersonate import SERVICE, acting_as, user_claims
 from arbedb.testing.world import WorldBuilder
 
@@ -42,7 +42,7 @@ def _insert(conn, role, claims, table, house):
                         f"FROM public.{table} WHERE id = %s", (row_id,)).fetchone()
 
 
-@pytest.mark.parametrize("table", DIRECT_INSERT)
+@pytest.mark.parametrize("table", [t for t in PERMS.names if PERMS[t].direct])
 def test_a_caller_cannot_choose_created_at_or_updated_at_on_insert(arbedb_conn, house, table):
     h, owner = house
     assert _insert(arbedb_conn, "authenticated", user_claims(owner), table, h) == (True, True)

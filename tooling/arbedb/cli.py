@@ -124,24 +124,28 @@ def new(name):
 @click.option("--parent", metavar="TABLE", help="A house table each row belongs to (e.g. agents): "
               "adds <parent>_id, bound to the same house.")
 @click.option("--not-synced", is_flag=True, help="Leave it out of the Electric publication and shapes.")
+@click.option("--read", "read_role", default="member", show_default=True,
+              help="The minimum house role that may SELECT (member, admin, owner).")
+@click.option("--write", "write_role", default="admin", show_default=True,
+              help="The minimum house role that may INSERT and UPDATE.")
 @_fail_cleanly
-def new_table(name, parent, not_synced):
-    """Scaffold a house-scoped table NAME: revision, policies, triggers, publication and shape."""
+def new_table(name, parent, not_synced, read_role, write_role):
+    """Scaffold a house-scoped table NAME: revision, policies, triggers, permissions, publication and shape."""
+    from .permissions import permissions_path
     from .scaffold.table import new_table as scaffold
 
     project = find_project()
-    done = scaffold(project, name, parent=parent, synced=not not_synced)
+    done = scaffold(project, name, parent=parent, synced=not not_synced, read=read_role, write=write_role)
     for path in done.created:
         click.echo(f"created {path.relative_to(project.root)}")
     for path in done.changed:
         click.echo(f"changed {path.relative_to(project.root)}")
+    declared = permissions_path(project).relative_to(project.root)
     click.echo(f"\nnext:\n  1. add the columns of {name} to the revision"
-               + (" and to electric/shapes.toml" if not not_synced else "") + " (and adjust its policy file);\n"
-               f"  2. fill in the RLS model entry for {name} in tooling/arbedb/rls/model.py "
-               "(the rule written: members read, admins write):")
-    for line in done.model_entry.splitlines():
-        click.echo(f"       {line}")
-    click.echo("  3. arbedb lint && arbedb apply && arbedb verify && arbedb rls-test && arbedb matrix")
+               + (" and to electric/shapes.toml" if not not_synced else "") + ";\n"
+               f"  2. to change who may do what, change its policy file and tables.{name} in {declared} "
+               f"together (written: {read_role}+ read, {write_role}+ write, API keys nothing);\n"
+               "  3. arbedb lint && arbedb apply && arbedb verify && arbedb rls-test && arbedb matrix")
 
 
 @main.command()
@@ -266,6 +270,7 @@ def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
     """Property-test RLS against the permission model (docs/model.md); every change is rolled back."""
     from rich.progress import Progress
 
+    from .permissions import load_permissions
     from .rls.checks import Disagreement
     from .rls.command import mutation_test, property_test
 
@@ -290,7 +295,7 @@ def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
     with Progress(transient=True) as progress:
         task = progress.add_task("worlds", total=examples)
         try:
-            result = property_test(target.dsn, examples=examples, seed_value=seed_value,
+            result = property_test(target.dsn, load_permissions(project), examples=examples, seed_value=seed_value,
                                    on_example=lambda: progress.advance(task))
         except Disagreement as exc:
             raise ArbedbError(f"RLS disagrees with the model: {exc}") from None

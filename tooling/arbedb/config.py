@@ -25,6 +25,7 @@ class Project:
     apply_lock_wait: str = "120s"
     lock_timeout: str = "5s"
     publication: str = "electric_publication_default"
+    permissions: str = "policies/permissions.toml"  # the per-table declarations (arbedb.permissions)
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -66,7 +67,7 @@ def find_project(start: Path | None = None) -> Project:
 
 
 def load_project(root: Path, table: dict) -> Project:
-    known = {"migrations", "declarative", "apply_lock_wait", "lock_timeout", "publication"}
+    known = {"migrations", "declarative", "apply_lock_wait", "lock_timeout", "publication", "permissions"}
     kwargs = {k: v for k, v in table.items() if k in known}
     if "declarative" in kwargs:
         kwargs["declarative"] = tuple(kwargs["declarative"])

@@ -133,7 +133,53 @@ def load_shapes(project: Project) -> Shapes:
     tables = data.get("tables")
     if not isinstance(tables, dict) or not tables:
         raise ArbedbError(f"{where}: no [tables.<name>] declared; declare at least one synced table")
-    return Shapes(project.publication, tuple(_table(name, spec, where) for name, spec in tables.items()))
+    shapes = Shapes(project.publication, tuple(_table(name, spec, where) for name, spec in tables.items()))
+    _hold_to_declarations(project, shapes, where)
+    return shapes
+
+
+def key_shapes(rules) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(name, WHERE, params) of the key shapes a table's permission declaration implies: one per
+    read scope an API key has (docs/model.md §7). A shape without $agent serves every key of the
+    house, so a scope without the agent is one both kinds of key must share."""
+    scopes = dict.fromkeys(rules.agent_key.read + rules.house_key.read)
+    out = []
+    for scope in scopes:
+        if scope != "agent" and (scope in rules.agent_key.read) != (scope in rules.house_key.read):
+            raise ArbedbError(f"tables.{rules.name}: agent keys and house-wide keys must share read scope {scope!r} "
+                              "(one shape serves both); give it to both or neither in the permission declarations")
+        if scope == "house":
+            out.append(("key", HOUSE_WHERE, ("house",)))
+        elif scope == "agent":
+            out.append(("agent", f"house_id = $1 AND {rules.agent_column} = $2 AND deleted_at IS NULL",
+                        ("house", "agent")))
+        else:
+            nulls = " AND ".join(f"{column} IS NULL" for column, _ in rules.parents)
+            out.append(("house_wide", f"house_id = $1 AND {nulls} AND deleted_at IS NULL", ("house",)))
+    return out
+
+
+def _hold_to_declarations(project: Project, shapes: Shapes, where: str) -> None:
+    """The key shapes are the permission declarations' (agent_key, house_key), written out for
+    the proxy: each synced, declared table must carry exactly those."""
+    from ..permissions import load_permissions, permissions_path
+
+    if not permissions_path(project).is_file():
+        return  # no declarations: the shapes stand alone (rls-test and lint say what is missing)
+    perms = load_permissions(project)
+    for table in shapes.tables:
+        if table.name not in perms:
+            continue
+        want = set(key_shapes(perms[table.name]))
+        have = {(s.name, s.where, s.params) for s in table.shapes if s.caller == "key"}
+        for name, text, params in sorted(want - have):
+            raise ArbedbError(f"{where}: tables.{table.name}: its permission declaration gives API keys the shape "
+                              f"{name!r}; add [tables.{table.name}.shapes.{name}] caller = \"key\", "
+                              f"where = \"{text}\", params = {list(params)}".replace("'", '"'))
+        for name, _, _ in sorted(have - want):
+            raise ArbedbError(f"{where}: tables.{table.name}.shapes.{name}: a key shape its permission declaration "
+                              f"({perms.source}: agent_key, house_key) does not give; remove it, or declare the "
+                              "read scope it serves")
 
 
 def _only(spec: dict, allowed: set[str], where: str) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..config import Project
 from ..db import connect
 from ..errors import ArbedbError
+from ..permissions import Permissions, load_permissions
 from .checks import Disagreement, run
 from .mutants import derive, run_mutants
 
@@ -18,8 +19,9 @@ class PropertyResult:
     seconds: float
 
 
-def property_test(dsn: str, *, examples: int, seed_value: int, on_example=None) -> PropertyResult:
-    """Run the property on ``dsn`` (at head); every world is rolled back, nothing stays."""
+def property_test(dsn: str, perms: Permissions, *, examples: int, seed_value: int, on_example=None) -> PropertyResult:
+    """Run the property on ``dsn`` (at head) against the project's declarations; every world
+    is rolled back, nothing stays."""
     with connect(dsn):  # unreachable: say so in one line, not as a failed world
         pass
     started = time.perf_counter()
@@ -31,7 +33,7 @@ def property_test(dsn: str, *, examples: int, seed_value: int, on_example=None) 
             on_example()
 
     try:
-        run(dsn, examples=examples, seed_value=seed_value, on_example=tick)
+        run(dsn, perms, examples=examples, seed_value=seed_value, on_example=tick)
     except (Disagreement, ArbedbError):
         raise
     except Exception as exc:  # the database could not even run a world
@@ -51,14 +53,15 @@ def mutation_test(project: Project, admin_dsn: str | None, *, examples: int, see
             if not conn.execute("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
                 raise ArbedbError("rls-test --mutate makes scratch databases, and this role may not CREATE DATABASE; "
                                   "pass a --dsn whose role may, or no --dsn for a throwaway local server")
-    mutants = derive(project)
+    perms = load_permissions(project)
+    mutants = derive(project, perms)
     if on_start:
         on_start(len(mutants))
     cluster = TestCluster(admin_dsn)
     try:
         template = cluster.create_template(project)
         try:
-            return run_mutants(cluster.admin_dsn, template, mutants, examples=examples, seed_value=seed_value,
+            return run_mutants(cluster.admin_dsn, template, mutants, perms, examples=examples, seed_value=seed_value,
                                jobs=jobs, on_verdict=on_verdict)
         finally:
             cluster.drop_database(template)

@@ -1,10 +1,13 @@
 """The permission matrix of docs/model.md §4, executable: what each caller may see and do.
 
-This is the reference the database is tested against (``arbedb rls-test``). It
-reads like the matrix on purpose; when the model (docs/model.md) changes, this file changes
-with it, and the property tests then show every place the SQL disagrees.
+This is the reference the database is tested against (``arbedb rls-test``). Each
+table's rules (who reads, who writes, parents, immutable and updatable columns, what
+API keys may do) are the project's declarations (policies/permissions.toml, docs/model.md
+§7), carried by every World; what is code here is only what is more than data: house
+creation, membership changes and the last owner, the credential functions, key liveness.
+When a declaration changes, the property tests show every place the SQL disagrees.
 
-A world is the rows of the nine tables (only the columns the rules look at),
+A world is the rows of the declared tables (only the columns the rules look at),
 plus the credentials whose plaintext the tests hold: invite tokens, API keys
 and secret values. Callers are users (a uuid and a JWT email), API keys (an agent's, or a
 house-wide one: the claims name an api_keys row, live or dead), ``anon``, or an
@@ -17,50 +20,9 @@ import copy
 from dataclasses import dataclass, field
 from uuid import UUID
 
-RANK = {"owner": 3, "admin": 2, "member": 1}
+from ..permissions import RANK, Permissions
+
 ROLES_ALL = tuple(RANK)
-TABLES = ("houses", "members", "agents", "environments", "threads", "configs", "secrets", "invites", "api_keys")
-
-# The columns each table's rules look at (besides id, house_id and deleted).
-TRACKED = {
-    "houses": ("name", "created_by"),
-    "members": ("user_id", "role"),
-    "agents": ("name", "created_by"),
-    "environments": ("name", "created_by"),
-    "threads": ("agent_id", "environment_id", "status", "created_by"),
-    "configs": ("agent_id", "environment_id", "value"),
-    "secrets": ("environment_id", "name", "created_by"),
-    "invites": ("email", "role", "accepted_by", "expired", "invited_by"),
-    "api_keys": ("agent_id", "name", "revoked", "expired"),
-}
-
-# docs/model.md §3/§4: never changed after insert, by anyone.
-IMMUTABLE = {
-    "houses": {"house_id", "created_by"},
-    "members": {"house_id", "user_id"},
-    "agents": {"house_id", "created_by"},
-    "environments": {"house_id", "created_by"},
-    "threads": {"house_id", "created_by"},
-    "configs": {"house_id"},
-    "secrets": {"house_id", "created_by"},
-    "invites": {"house_id", "email", "role"},
-    "api_keys": {"house_id", "created_by"},
-}
-# Callers may UPDATE only these columns of invites and api_keys (revocation).
-UPDATABLE_ONLY = {"invites": {"deleted_at"}, "api_keys": {"revoked_at", "deleted_at"}}
-# Who may read, insert and update each table: the minimum role in the row's house.
-READ_ROLE = {t: "member" for t in TABLES} | {"invites": "admin", "api_keys": "admin"}
-WRITE_ROLE = {"agents": "admin", "environments": "admin", "configs": "admin", "secrets": "admin",
-              "threads": "member", "houses": "admin", "invites": "admin", "api_keys": "admin"}
-# Tables a caller inserts into directly; the rest only through functions.
-DIRECT_INSERT = ("houses", "agents", "environments", "threads", "configs", "secrets")
-# house_id inherited from a parent, in the order the trigger tries them.
-PARENTS = {
-    "threads": (("agent_id", "agents"), ("environment_id", "environments")),
-    "configs": (("agent_id", "agents"), ("environment_id", "environments")),
-    "secrets": (("environment_id", "environments"),),
-    "api_keys": (("agent_id", "agents"),),
-}
 
 
 ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -96,16 +58,27 @@ class Caller:
 
 @dataclass
 class World:
+    perms: Permissions  # the project's declarations: what the rules below read for every table
     users: dict[UUID, str] = field(default_factory=dict)  # id -> email
-    rows: dict[str, dict[UUID, Row]] = field(default_factory=lambda: {t: {} for t in TABLES})
+    rows: dict[str, dict[UUID, Row]] = field(default_factory=dict)
     tokens: dict[str, UUID] = field(default_factory=dict)  # invite token -> invite id
     keys: dict[str, UUID] = field(default_factory=dict)  # api key -> api_keys id
     secret_values: dict[UUID, str] = field(default_factory=dict)
     # False where the server has no sealing key: set_secret then refuses everyone.
     secrets_sealable: bool = True
 
+    def __post_init__(self) -> None:
+        for table in self.perms.names:
+            self.rows.setdefault(table, {})
+
     def copy(self) -> World:
-        return copy.deepcopy(self)
+        perms, self.perms = self.perms, None
+        try:
+            twin = copy.deepcopy(self)
+        finally:
+            self.perms = perms
+        twin.perms = perms  # shared: the declarations never change during a run
+        return twin
 
     # -- membership ----------------------------------------------------------
     def house_live(self, house: UUID) -> bool:
@@ -131,10 +104,6 @@ class World:
 
 # ------------------------------------------------------------------ API keys (docs/model.md §4b)
 
-# What a key may change in the threads of its agent; everything else a key writes is refused.
-KEY_THREAD_COLUMNS = {"status", "title", "usage"}
-
-
 def live_key(world: World, key_id: UUID | None) -> tuple[UUID, UUID | None] | None:
     """(house, agent) of a key that may act now: not revoked, expired or deleted,
     its house live and its agent (if any) live. Re-checked on every statement."""
@@ -147,22 +116,25 @@ def live_key(world: World, key_id: UUID | None) -> tuple[UUID, UUID | None] | No
     return row.house_id, row.data["agent_id"]
 
 
+def _in_scope(world: World, table: str, row: Row, scope: str, agent) -> bool:
+    rules = world.perms[table]
+    if scope == "house":
+        return True
+    if scope == "agent":
+        return agent is not None and row.data.get(rules.agent_column) == agent
+    return all(row.data.get(column) is None for column, _ in rules.parents)  # house_wide
+
+
 def _key_visible(world: World, scope, table: str) -> set[UUID]:
-    """A key sees its house, the house's agents and environments, its agent's
-    threads and configs, and the house-wide configs. A house-wide key (agent
-    None) has no agent's rows at all."""
+    """What a key reads: its declared scopes within its house (an agent key's, or a
+    house-wide key's, which never has an agent's rows)."""
     if scope is None:
         return set()
     house, agent = scope
-    rows = [r for r in world.rows[table].values() if r.house_id == house]
-    if table in ("houses", "agents", "environments"):
-        return {r.id for r in rows}
-    if table == "threads":
-        return {r.id for r in rows if agent is not None and r.data["agent_id"] == agent}
-    if table == "configs":
-        return {r.id for r in rows if (agent is not None and r.data["agent_id"] == agent)
-                or (r.data["agent_id"] is None and r.data["environment_id"] is None)}
-    return set()
+    rules = world.perms[table]
+    scopes = rules.agent_key.read if agent is not None else rules.house_key.read
+    return {r.id for r in world.rows[table].values()
+            if r.house_id == house and any(_in_scope(world, table, r, s, agent) for s in scopes)}
 
 
 def can_access_thread(world: World, caller: Caller, thread: UUID) -> bool:
@@ -190,7 +162,7 @@ def visible(world: World, caller: Caller, table: str) -> set[UUID]:
     if table == "members":
         member_of = world.houses_of(user)
         return {m.id for m in rows if m.data["user_id"] == user or m.house_id in member_of}
-    allowed = world.houses_of(user, READ_ROLE[table])
+    allowed = world.houses_of(user, world.perms[table].read)
     return {r.id for r in rows if r.house_id in allowed}
 
 
@@ -202,12 +174,13 @@ class Insert:
     id: UUID
     house_id: UUID | None
     created_by: UUID | None = None
-    agent_id: UUID | None = None
-    environment_id: UUID | None = None
+    parents: tuple[tuple[str, UUID | None], ...] = ()  # (parent column, id) pairs it names
+
+    def parent(self, column: str) -> UUID | None:
+        return dict(self.parents).get(column)
 
     def __repr__(self) -> str:
-        parents = "".join(f", {k}={str(v)[:8]}" for k, v in (("agent", self.agent_id),
-                                                                ("env", self.environment_id)) if v)
+        parents = "".join(f", {k}={str(v)[:8]}" for k, v in self.parents if v)
         return (f"INSERT {self.table}(house={str(self.house_id)[:8] if self.house_id else None}, "
                 f"created_by={str(self.created_by)[:8] if self.created_by else None}{parents})")
 
@@ -237,8 +210,8 @@ def _parent_house(world: World, caller: Caller, table: str, write: Insert) -> UU
     that the caller can see lends its house (the trigger looks parents up as the caller)."""
     if write.house_id is not None:
         return write.house_id
-    for column, parent_table in PARENTS.get(table, ()):
-        parent = getattr(write, column)
+    for column, parent_table in world.perms[table].parents:
+        parent = write.parent(column)
         if parent is not None and parent in visible(world, caller, parent_table):
             return world.rows[parent_table][parent].house_id
     return None
@@ -246,7 +219,7 @@ def _parent_house(world: World, caller: Caller, table: str, write: Insert) -> UU
 
 def _same_house_parents(world: World, table: str, house: UUID, values: dict) -> bool:
     """The composite foreign keys: every parent a row names is in the row's house."""
-    for column, parent_table in PARENTS.get(table, ()):
+    for column, parent_table in world.perms[table].parents:
         parent = values.get(column)
         if parent is not None and world.rows[parent_table][parent].house_id != house:
             return False
@@ -254,31 +227,37 @@ def _same_house_parents(world: World, table: str, house: UUID, values: dict) -> 
 
 
 def _key_insert_allowed(world: World, caller: Caller, w: Insert) -> bool:
-    """A key inserts only threads of its own agent, with no author (a key is not a user)."""
+    """A key inserts only where its declaration lets it, rows of its own agent, with no
+    author (a key is not a user)."""
     scope = live_key(world, caller.api_key_id)
-    if scope is None or w.table != "threads" or w.id in world.rows["threads"] or w.created_by is not None:
+    rules = world.perms[w.table]
+    if scope is None or not rules.agent_key.insert or w.id in world.rows[w.table] or w.created_by is not None:
         return False
     house = _parent_house(world, caller, w.table, w)
-    return ((house, w.agent_id) == scope and w.agent_id is not None
-            and _same_house_parents(world, w.table, house, {"environment_id": w.environment_id}))
+    agent = w.parent(rules.agent_column)
+    return ((house, agent) == scope and agent is not None and all(w.parent(c) for c in rules.required)
+            and _same_house_parents(world, w.table, house, dict(w.parents)))
 
 
 def _insert_allowed(world: World, caller: Caller, w: Insert) -> bool:
     user = caller.user_id
     if caller.api_key_id is not None:
         return _key_insert_allowed(world, caller, w)
-    if user is None or w.table not in DIRECT_INSERT or w.id in world.rows[w.table]:
+    rules = world.perms[w.table]
+    if user is None or not rules.direct or w.id in world.rows[w.table]:
         return False  # nobody, a function-only table, or the primary key is taken
     if w.table == "houses":
         return w.created_by in (None, user)
     house = _parent_house(world, caller, w.table, w)
-    if house is None or house not in world.houses_of(user, WRITE_ROLE[w.table]):
+    if house is None or house not in world.houses_of(user, rules.write):
         return False
-    if w.table == "configs" and w.agent_id and w.environment_id:
-        return False  # a config belongs to one owner
-    if not _same_house_parents(world, w.table, house, {"agent_id": w.agent_id, "environment_id": w.environment_id}):
+    if any(w.parent(c) is None for c in rules.required):
+        return False  # NOT NULL
+    if rules.one_parent and sum(v is not None for _, v in w.parents) > 1:
+        return False  # the row belongs to one parent
+    if not _same_house_parents(world, w.table, house, dict(w.parents)):
         return False
-    return w.created_by in (None, user) or w.table == "configs"
+    return w.created_by in (None, user) or "created_by" not in rules.columns
 
 
 def _reachable(world: World, caller: Caller, table: str, row: Row) -> bool:
@@ -286,14 +265,15 @@ def _reachable(world: World, caller: Caller, table: str, row: Row) -> bool:
     user = caller.user_id
     if caller.api_key_id is not None:
         scope = live_key(world, caller.api_key_id)
-        return (table == "threads" and scope is not None and scope[1] is not None
-                and (row.house_id, row.data["agent_id"]) == scope)
+        rules = world.perms[table]
+        return (bool(rules.agent_key.update) and scope is not None and scope[1] is not None
+                and (row.house_id, row.data.get(rules.agent_column)) == scope)
     if user is None:
         return False
     if table == "members":
         return ((row.data["user_id"] == user and row.house_id in world.houses_of(user))
                 or row.house_id in world.houses_of(user, "admin"))
-    return row.house_id in world.houses_of(user, WRITE_ROLE[table])
+    return row.house_id in world.houses_of(user, world.perms[table].write)
 
 
 def _update_allowed(world: World, caller: Caller, w: Update) -> bool:
@@ -301,9 +281,10 @@ def _update_allowed(world: World, caller: Caller, w: Update) -> bool:
     row = world.rows[w.table].get(w.row_id)
     if row is None or not _reachable(world, caller, w.table, row):
         return False
-    if w.column not in UPDATABLE_ONLY.get(w.table, {w.column}):
+    rules = world.perms[w.table]
+    if not rules.may_update(w.column):
         return False
-    if caller.api_key_id is not None and w.column not in KEY_THREAD_COLUMNS:
+    if caller.api_key_id is not None and w.column not in rules.agent_key.update:
         current = row.house_id if w.column == "house_id" else row.data.get(w.column)
         if w.value == "now" or w.value != current:  # a timestamp set to now() is always a change
             return False
@@ -315,12 +296,14 @@ def _change_allowed(world: World, user: UUID, table: str, row: Row, w: Update) -
     if row.deleted:
         return False  # frozen once soft-deleted
     current = row.house_id if w.column == "house_id" else row.data.get(w.column)
-    if w.column in IMMUTABLE[table] and w.value != current:
+    if w.column in world.perms[table].immutable and w.value != current:
         return False
     if table == "api_keys" and w.column == "revoked_at" and row.data["revoked"] == "earlier":
         return False  # revocation is set once (now() again, in the same transaction, is no change)
     if not _same_house_parents(world, table, row.house_id, {w.column: w.value}):
         return False
+    if w.value is None and w.column in world.perms[table].required:
+        return False  # NOT NULL
     my_role = world.role_in(user, row.house_id)
     if table == "houses" and w.column == "deleted_at":
         return my_role == "owner"
@@ -329,13 +312,9 @@ def _change_allowed(world: World, user: UUID, table: str, row: Row, w: Update) -
     return True
 
 
-# The column a bulk probe sets on every row it can reach: one no guard looks at,
-# so the number of rows touched shows exactly what the UPDATE policy reaches.
-BULK_COLUMN = {t: "updated_at" for t in TABLES} | {"invites": "deleted_at", "api_keys": "deleted_at"}
-
-
 def bulk_touch(world: World, caller: Caller, table: str) -> int | None:
-    """``UPDATE table SET <BULK_COLUMN> = now()`` with no WHERE (so no SELECT
+    """``UPDATE table SET <bulk_column> = now()`` (a column no guard looks at, so the number
+    of rows touched shows exactly what the UPDATE policy reaches) with no WHERE (so no SELECT
     policy applies, only the UPDATE policy): the rows it changes, or None when
     the statement must fail (no privilege, or a reached row is frozen)."""
     reached = [r for r in world.rows[table].values() if _reachable(world, caller, table, r)]
@@ -412,11 +391,12 @@ def apply(world: World, caller: Caller, write) -> list[tuple[str, Row]]:
     pending: list[tuple[str, Row]] = []
     if isinstance(write, Insert):
         house = write.id if write.table == "houses" else _parent_house(world, caller, write.table, write)
-        data = {col: None for col in TRACKED[write.table]}
-        data.update({k: getattr(write, k) for k in ("agent_id", "environment_id") if k in data})
+        rules = world.perms[write.table]
+        data = {col: None for col in rules.columns}
+        data.update({k: v for k, v in write.parents if k in data})
         if "created_by" in data:
             data["created_by"] = user
-        data.update({k: v for k, v in insert_values(write.table, write.id).items() if k in data})
+        data.update({k: v for k, v in rules.insert_values(write.id).items() if k in data})
         world.rows[write.table][write.id] = Row(write.id, house, False, data)
         if write.table == "houses":
             pending.append(("members", Row(None, house, False, {"user_id": user, "role": "owner"})))
@@ -446,21 +426,6 @@ def apply(world: World, caller: Caller, write) -> list[tuple[str, Row]]:
     elif write.function == "set_secret":
         world.secret_values[write.args[0]] = write.args[1]
     return pending
-
-
-def insert_values(table: str, row_id: UUID) -> dict:
-    """The columns a generated INSERT sets besides ids, house and author; names
-    derive from the id so unique indexes never collide by accident."""
-    tag = row_id.hex[:8]
-    return {
-        "houses": {"name": f"house-{tag}"},
-        "agents": {"name": f"agent-{tag}", "kind": "coder"},
-        "environments": {"name": f"env-{tag}", "kind": "local"},
-        "threads": {"kind": "chat", "status": "open"},
-        "configs": {"key": f"key-{tag}", "value": "1"},
-        "secrets": {"name": f"secret-{tag}"},
-        "api_keys": {"name": f"key-{tag}", "prefix": f"{tag}0000"},
-    }.get(table, {})
 
 
 # ------------------------------------------------------------------ hard deletes (service_role, auth)

@@ -4,6 +4,8 @@ Mutants are derived from the project's own policies/ and triggers/ with pglast
 (the PostgreSQL parser): every policy gets its USING / WITH CHECK replaced by
 true, is dropped, and is widened from TO authenticated to PUBLIC; every guard
 trigger is dropped; every column-limited grant is widened to the whole table;
+every declared table (policies/permissions.toml) but the special ones gets its triggers
+disabled, and its UPDATE policy, where it asks for admin, widened to members;
 every table whose RLS the policies enable (arbe_private's) gets it disabled.
 Function bodies get the curated mutations in FUNCTION_MUTATIONS (a condition
 removed, a rank loosened, a check short-circuited), each of which must match
@@ -26,6 +28,7 @@ from pglast.enums import AlterTableType
 from ..config import Project
 from ..engine.declarative import declarative_files
 from ..errors import ArbedbError
+from ..permissions import Permissions
 
 # Triggers whose job is bookkeeping, not access control: dropping one changes
 # no permission, so no permission test can (or should) notice. And the insert
@@ -184,8 +187,29 @@ def _enables_rls(node) -> bool:
     return any(cmd.subtype == AlterTableType.AT_EnableRowSecurity for cmd in node.cmds)
 
 
-def derive(project: Project) -> list[Mutant]:
-    mutants: list[Mutant] = []
+def _widened_role(node, source: str, path: str, perms: Permissions) -> list[Mutant]:
+    """An UPDATE policy of a declared table that asks for admin, asking only for membership."""
+    table = node.table.relname
+    if (table not in perms or perms[table].special or node.cmd_name != "update"
+            or source.count(ADMIN_HOUSES) != 1):
+        return []
+    on = f"{node.policy_name} ON public.{table}"
+    return [Mutant(f"policy {node.policy_name}: role widened to member",
+                   f"DROP POLICY {on}; {source.replace(ADMIN_HOUSES, MEMBER_HOUSES)};", path)]
+
+
+def _table_mutants(perms: Permissions) -> list[Mutant]:
+    """Per declared table (not the special ones, whose guards have their own mutants):
+    every trigger it carries disabled at once."""
+    return [Mutant(f"table public.{t}: triggers disabled", f"ALTER TABLE public.{t} DISABLE TRIGGER USER;",
+                   perms.source) for t, rules in perms.tables.items() if not rules.special]
+
+
+ADMIN_HOUSES, MEMBER_HOUSES = "arbe.caller_house_ids('admin')", "arbe.caller_house_ids('member')"
+
+
+def derive(project: Project, perms: Permissions) -> list[Mutant]:
+    mutants: list[Mutant] = _table_mutants(perms)
     seen_functions = set()
     for f in declarative_files(project):
         if not f.relpath.startswith(("policies/", "triggers/")):
@@ -193,7 +217,7 @@ def derive(project: Project) -> list[Mutant]:
         for node, source in _statements(f.text):
             kind = type(node).__name__
             if kind == "CreatePolicyStmt":
-                mutants += _policy_mutants(node, f.relpath)
+                mutants += _policy_mutants(node, f.relpath) + _widened_role(node, source, f.relpath, perms)
             elif kind == "CreateTrigStmt" and not node.trigname.endswith(NOT_SECURITY_TRIGGERS):
                 mutants.append(Mutant(f"trigger {node.trigname}: dropped",
                                       f"DROP TRIGGER {node.trigname} ON public.{node.relation.relname};", f.relpath))
@@ -228,7 +252,7 @@ class Verdict:
     reason: str  # the first disagreement, or why it survived
 
 
-def _try(admin_dsn: str, template: str, mutant: Mutant, examples: int, seed_value: int) -> Verdict:
+def _try(admin_dsn: str, template: str, mutant: Mutant, perms, examples: int, seed_value: int) -> Verdict:
     """In a worker process: clone, mutate, run the property."""
     import logging
 
@@ -246,7 +270,7 @@ def _try(admin_dsn: str, template: str, mutant: Mutant, examples: int, seed_valu
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(mutant.sql)
         try:
-            run(dsn, examples=examples, seed_value=seed_value, shrink=False, full_sweep=True)
+            run(dsn, perms, examples=examples, seed_value=seed_value, shrink=False, full_sweep=True)
         except Exception as exc:  # any failure of the property kills the mutant
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             return Verdict(mutant, True, first[:300])
@@ -258,14 +282,14 @@ def _try(admin_dsn: str, template: str, mutant: Mutant, examples: int, seed_valu
 UNMUTATED = Mutant("none: the schema as written", "SELECT 1;", "")
 
 
-def run_mutants(admin_dsn: str, template: str, mutants: list[Mutant], *, examples: int, seed_value: int,
-                jobs: int | None = None, on_verdict=None) -> list[Verdict]:
+def run_mutants(admin_dsn: str, template: str, mutants: list[Mutant], perms: Permissions, *, examples: int,
+                seed_value: int, jobs: int | None = None, on_verdict=None) -> list[Verdict]:
     """Every mutant in its own scratch clone of ``template``, ``jobs`` at a time."""
     jobs = jobs or os.cpu_count() or 1
     verdicts = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        baseline = pool.submit(_try, admin_dsn, template, UNMUTATED, examples, seed_value)
-        futures = [pool.submit(_try, admin_dsn, template, m, examples, seed_value) for m in mutants]
+        baseline = pool.submit(_try, admin_dsn, template, UNMUTATED, perms, examples, seed_value)
+        futures = [pool.submit(_try, admin_dsn, template, m, perms, examples, seed_value) for m in mutants]
         for future in as_completed(futures):
             verdict = future.result()
             verdicts.append(verdict)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from .model import TABLES, World
+from .model import World
 
 
 def labels(world: World) -> dict[UUID, str]:
@@ -16,7 +16,7 @@ def labels(world: World) -> dict[UUID, str]:
     out = {u: f"user{i}" for i, (u, _) in enumerate(sorted(world.users.items(), key=lambda kv: kv[1]))}
     for h, row in world.rows["houses"].items():
         out[h] = row.data.get("name") or f"houses#{h.hex[:8]}"
-    for table in TABLES[1:]:
+    for table in [t for t in world.perms.names if t != "houses"]:
         for i, row_id in enumerate(sorted(world.rows[table], key=str)):
             out[row_id] = f"{table}#{i}"
     return out
@@ -45,7 +45,7 @@ def describe(world: World, history: list[str]) -> str:
     for house_id, house in sorted(world.rows["houses"].items(), key=lambda kv: kv[1].data["name"]):
         lines.append(f"  {known[house_id]} = {str(house_id)[:8]}{' (deleted)' if house.deleted else ''}, "
                      f"created_by {show(house.data['created_by'])}")
-        for table in TABLES[1:]:
+        for table in [t for t in world.perms.names if t != "houses"]:
             for row_id, row in sorted(world.rows[table].items(), key=lambda kv: known[kv[0]]):
                 if row.house_id != house_id:
                     continue

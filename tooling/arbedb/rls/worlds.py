@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from ..testing.impersonate import key_claims, user_claims
 from ..testing.world import WorldBuilder
-from .model import TABLES, TRACKED, Caller, Row, World, live_key
+from ..permissions import Permissions
+from .model import Caller, Row, World, live_key
 
 # ------------------------------------------------------------------ specs
 
@@ -82,6 +83,17 @@ CORE_ROWS = (
     # Agent keys: of the live agent 0 (whose thread and config are above), and of the deleted agent 1.
     RowSpec("api_keys", 0, parent=0, other=1), RowSpec("api_keys", 0, parent=1, other=1),
 )
+# The nine tables' worlds are drawn by hand above; every other declared table (one the
+# project added) gets, in the core house, a live and a soft-deleted row under the first
+# live row of its first parent, and is drawn like the others.
+NINE = ("houses", "members", "agents", "environments", "threads", "configs", "secrets", "invites", "api_keys")
+
+
+def core_rows(perms: Permissions) -> tuple[RowSpec, ...]:
+    added = tuple(t for t in perms.names if t not in NINE)
+    return CORE_ROWS + tuple(RowSpec(t, 0, parent=0, deleted=d) for t in added for d in (False, True))
+
+
 # With two or more houses, house 1 is a soft-deleted one holding live credentials.
 CORE_DELETED_HOUSE = HouseSpec(4, deleted=True)
 CORE_DELETED_HOUSE_ROWS = (RowSpec("api_keys", 1, other=1), RowSpec("secrets", 1, flag=True),
@@ -89,7 +101,7 @@ CORE_DELETED_HOUSE_ROWS = (RowSpec("api_keys", 1, other=1), RowSpec("secrets", 1
 
 
 @st.composite
-def world_specs(draw, min_users: int = 1, max_users: int = 8, max_houses: int = 5) -> WorldSpec:
+def world_specs(draw, perms: Permissions, min_users: int = 1, max_users: int = 8, max_houses: int = 5) -> WorldSpec:
     users = draw(st.integers(min_users, max_users))
     n_houses = draw(st.integers(1, max_houses))
     user = st.integers(0, users - 1)
@@ -100,46 +112,50 @@ def world_specs(draw, min_users: int = 1, max_users: int = 8, max_houses: int = 
     core_members = tuple(m for m in CORE_MEMBERS if m.user < users)
     members = core_members + tuple(draw(st.lists(
         st.builds(MemberSpec, user, house, st.sampled_from(ROLES), st.booleans()), max_size=12)))
-    rows = CORE_ROWS + (CORE_DELETED_HOUSE_ROWS if n_houses > 1 else ()) + tuple(draw(st.lists(st.builds(
-        RowSpec, st.sampled_from(TABLES[2:]), house, st.none() | st.integers(0, 2), st.booleans(), st.booleans(),
+    drawn_tables = [t for t in perms.names if t not in ("houses", "members")]
+    rows = core_rows(perms) + (CORE_DELETED_HOUSE_ROWS if n_houses > 1 else ()) + tuple(draw(st.lists(st.builds(
+        RowSpec, st.sampled_from(drawn_tables), house, st.none() | st.integers(0, 2), st.booleans(), st.booleans(),
         st.integers(0, 120), st.none() | user), max_size=12)))
     return WorldSpec(users, houses, members, rows)
 
 
 # ------------------------------------------------------------------ reading a world back
 
-PROJECTION = {
-    "houses": "name, created_by",
-    "members": "user_id, role",
-    "agents": "name, created_by",
-    "environments": "name, created_by",
-    "threads": "agent_id, environment_id, status, created_by",
-    "configs": "agent_id, environment_id, value::text",
-    "secrets": "environment_id, name, created_by",
-    "invites": "arbe.email_key(email), role, accepted_by, expires_at <= now(), invited_by",
+# How the special tables' computed columns are read (the model holds them as these values).
+SPECIAL_PROJECTION = {
+    "invites": {"email": "arbe.email_key(email)", "expired": "expires_at <= now()"},
     # revoked_at = now() set again in the same transaction changes nothing, so
     # the model must tell "revoked earlier" from "revoked by this transaction".
-    "api_keys": "agent_id, name, CASE WHEN revoked_at = now() THEN 'now' WHEN revoked_at IS NOT NULL THEN 'earlier' END, "
-                "coalesce(expires_at <= now(), false)",
+    "api_keys": {"revoked": "CASE WHEN revoked_at = now() THEN 'now' WHEN revoked_at IS NOT NULL THEN 'earlier' END",
+                 "expired": "coalesce(expires_at <= now(), false)"},
 }
-assert PROJECTION.keys() == TRACKED.keys()
 
 
-# Each table as the model sees it, read with the connection's own rights.
-ROWS = {t: f"SELECT id, house_id, deleted_at IS NOT NULL, {PROJECTION[t]} FROM public.{t}" for t in TABLES}
+def projection(perms: Permissions, table: str) -> str:
+    """The SELECT list of a table's rule columns. Ids (``*_id``, ``*_by``) are read as they
+    are; every other column as text, which is how the model holds them (and how
+    declarations give their values)."""
+    rules = perms[table]
+    special = SPECIAL_PROJECTION.get(rules.special, {})
+    return ", ".join(special.get(c) or (c if c.endswith(("_id", "_by")) else f"{c}::text") for c in rules.columns)
 
 
-def rows_of(table: str, fetched) -> dict[uuid.UUID, Row]:
-    return {r[0]: Row(r[0], r[1], r[2], dict(zip(TRACKED[table], r[3:]))) for r in fetched}
+def rows_sql(perms: Permissions, table: str) -> str:
+    """Each table as the model sees it, read with the connection's own rights."""
+    return f"SELECT id, house_id, deleted_at IS NOT NULL, {projection(perms, table)} FROM public.{table}"
 
 
-def read_world(conn, world: World | None = None) -> World:
-    world = world or World()
-    with conn.pipeline():  # the ten reads in one round trip
+def rows_of(perms: Permissions, table: str, fetched) -> dict[uuid.UUID, Row]:
+    return {r[0]: Row(r[0], r[1], r[2], dict(zip(perms[table].columns, r[3:]))) for r in fetched}
+
+
+def read_world(conn, world: World) -> World:
+    perms = world.perms
+    with conn.pipeline():  # every read in one round trip
         users = conn.execute("SELECT id, email FROM auth.users")
-        tables = {t: conn.execute(ROWS[t]) for t in TABLES}
+        tables = {t: conn.execute(rows_sql(perms, t)) for t in perms.names}
     world.users = dict(users.fetchall())
-    world.rows = {t: rows_of(t, cur.fetchall()) for t, cur in tables.items()}
+    world.rows = {t: rows_of(perms, t, cur.fetchall()) for t, cur in tables.items()}
     return world
 
 
@@ -155,11 +171,11 @@ def email_of(user: int) -> str:
     return f"user{user}@work.example"
 
 
-def load(conn, spec: WorldSpec) -> World:
+def load(conn, spec: WorldSpec, perms: Permissions) -> World:
     """Insert the world as service_role; returns the model of what was loaded.
     In a pipeline: the inserts need no answer, so they travel together, and only
     the membership look-ups wait for one (an error surfaces there or at the end)."""
-    world = World(secrets_sealable=conn.execute("SELECT arbe_private.secrets_sealable()").fetchone()[0])
+    world = World(perms, secrets_sealable=conn.execute("SELECT arbe_private.secrets_sealable()").fetchone()[0])
     with conn.pipeline():
         _insert_world(conn, spec, world)
     return read_world(conn, world)
@@ -190,9 +206,18 @@ def _insert_world(conn, spec: WorldSpec, world: World) -> None:
             continue  # one live membership per user and house
         w.member(houses[m.house], users[m.user], m.role, deleted_at=now if m.deleted else None)
     parents: dict[tuple[str, int], list[uuid.UUID]] = {}
-    for r in sorted(spec.rows, key=lambda r: r.table not in ("agents", "environments")):
+    perms = world.perms
+    # Parents before children: a table with children and no parent first, then by depth.
+    order = {t: perms.depth(t) or (0 if perms.children_of(t) else 1) for t in perms.names}
+    for r in sorted(spec.rows, key=lambda r: order[r.table]):
         house = houses[r.house]
         n = len(parents.get((r.table, r.house), []))
+        if r.table not in NINE:
+            values = _added_row(perms[r.table], r, n, parents, now)
+            if values is not None:
+                row_id = w.row(r.table, house, **values)
+                parents.setdefault((r.table, r.house), []).append(row_id)
+            continue
         values = {"deleted_at": now if r.deleted else None,
                   "key": f"key-{n}" if r.table == "configs" else None,  # unique per house and owner
                   "name": f"{r.table}-{n}" if r.table != "threads" and r.table != "configs" else None}
@@ -217,6 +242,22 @@ def _insert_world(conn, spec: WorldSpec, world: World) -> None:
     conn.execute("RESET ROLE")
     for r, row_id in credentials:
         _credential_for(conn, world, r, row_id)
+
+
+def _added_row(rules, r: RowSpec, n: int, parents: dict, now) -> dict | None:
+    """A row of a table the project added: its declared values, under one of its parents
+    (the drawn one); None when the house has no row of that parent to hang it under."""
+    tag = f"{r.house:02x}{n:06x}"
+    values = {k: v.replace("{tag}", tag) if isinstance(v, str) else v for k, v in rules.values.items()}
+    if r.deleted:
+        values["deleted_at"] = now
+    if rules.parents:
+        column, parent = rules.parents[(r.parent or 0) % len(rules.parents)]
+        options = parents.get((parent, r.house), [])
+        if not options:
+            return None
+        values[column] = options[(r.parent or 0) % len(options)]
+    return values
 
 
 def _credential_for(conn, world: World, spec: RowSpec, row_id: uuid.UUID) -> None:

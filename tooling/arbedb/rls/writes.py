@@ -14,34 +14,15 @@ from psycopg import sql
 
 from ..testing.impersonate import acting_as, key_claims, user_claims
 from ..testing.probes import Outcome, Probes
-from .model import (BULK_COLUMN, DIRECT_INSERT, ROLES_ALL, Call, Caller, Insert, Update, World, email_key,
-                    insert_values)
+from ..permissions import Permissions
+from .model import ROLES_ALL, Call, Caller, Insert, Update, World, email_key
 
 NOW = "now"  # an Update value meaning now()
 CLIENT_TIME = "2000-01-01T00:00:00Z"
 
-# Per table, the columns an UPDATE may try, each with where its values come from:
-# "now", a set of literal values, or ids of a table ("@users", "@houses", "@agents").
-UPDATE_COLUMNS = {
-    "houses": {"name": ("renamed",), "deleted_at": NOW, "created_by": "@users", "house_id": "@houses"},
-    "members": {"role": ROLES_ALL, "deleted_at": NOW, "user_id": "@users", "house_id": "@houses"},
-    "agents": {"name": ("renamed",), "deleted_at": NOW, "created_by": "@users", "house_id": "@houses"},
-    "environments": {"name": ("renamed",), "deleted_at": NOW, "house_id": "@houses"},
-    "threads": {"status": ("done",), "deleted_at": NOW, "created_by": "@users", "house_id": "@houses",
-                "agent_id": "@agents"},
-    "configs": {"value": ("2",), "deleted_at": NOW, "house_id": "@houses"},
-    "secrets": {"name": ("renamed",), "deleted_at": NOW, "created_by": "@users", "house_id": "@houses"},
-    "invites": {"deleted_at": NOW, "email": ("other@example.com",), "expires_at": NOW},
-    "api_keys": {"revoked_at": NOW, "deleted_at": NOW, "name": ("renamed",)},
-}
-
-
-# The author and parent columns each table has, filled from an Insert when set.
-OPTIONAL_COLUMNS = {
-    "houses": ("created_by",), "agents": ("created_by",), "environments": ("created_by",),
-    "threads": ("created_by", "agent_id", "environment_id"), "configs": ("agent_id", "environment_id"),
-    "secrets": ("created_by", "environment_id"), "members": (), "invites": (), "api_keys": ("created_by", "agent_id"),
-}
+# Per table, the columns an UPDATE may try, each with where its values come from
+# (the declarations' update_probes): "now", literal values, or ids of a table
+# ("@users", "@houses", "@agents").
 
 
 def session(caller: Caller) -> tuple[str, dict | str | None]:
@@ -86,7 +67,7 @@ def writes(draw, world: World, callers: list[Caller]):
 
     kind = draw(st.sampled_from(("insert", "update", "update", "update", "call")))
     if kind == "insert":
-        table = draw(st.sampled_from(DIRECT_INSERT + ("members", "invites", "api_keys")))
+        table = draw(st.sampled_from(world.perms.names))
         house = draw(st.sampled_from(houses))
         caller = caller_for(house)
         author = draw(st.sampled_from((None, caller.user_id) + tuple(_ids(world, "users")[:2])))
@@ -94,20 +75,23 @@ def writes(draw, world: World, callers: list[Caller]):
         def parent(kind):  # mostly one of the house's own, sometimes any, or none
             own = [i for i in _ids(world, kind) if world.rows[kind][i].house_id == house]
             return draw(st.none() | st.sampled_from(own) if own and draw(st.integers(0, 3)) else maybe(kind))
-        agent, environment = parent("agents"), parent("environments")
-        given = draw(st.booleans()) or not (agent or environment)  # else left to the inheriting trigger
-        return caller, Insert(table, draw(st.uuids(version=4)), house if given else None, author, agent, environment)
+        parents = tuple((column, parent(kind)) for column, kind in world.perms[table].parents)
+        given = draw(st.booleans()) or not any(v for _, v in parents)  # else left to the inheriting trigger
+        return caller, Insert(table, draw(st.uuids(version=4)), house if given else None, author, parents)
     if kind == "update":
-        tables = [t for t in UPDATE_COLUMNS if world.rows[t]]
+        tables = [t for t in world.perms.names if world.rows[t] and world.perms[t].update_probes]
         table = draw(st.sampled_from(tables))
         row = draw(st.sampled_from(_ids(world, table)))
         caller = caller_for(world.rows[table][row].house_id)
-        column = draw(st.sampled_from(sorted(UPDATE_COLUMNS[table])))
-        source = UPDATE_COLUMNS[table][column]
+        probes = world.perms[table].update_probes
+        column = draw(st.sampled_from(sorted(probes)))
+        source = probes[column]
         if source == NOW:
             value = NOW
         elif isinstance(source, str):
-            value = draw(maybe(source[1:])) if source == "@agents" else draw(st.sampled_from(_ids(world, source[1:])))
+            rules = world.perms[table]
+            nullable = column in dict(rules.parents) and column not in rules.required  # a parent may be unset
+            value = draw(maybe(source[1:])) if nullable else draw(st.sampled_from(_ids(world, source[1:])))
         else:
             value = draw(st.sampled_from(source))
         return caller, Update(table, row, column, value)
@@ -129,11 +113,13 @@ def writes(draw, world: World, callers: list[Caller]):
     return caller, Call("create_api_key", (house, draw(maybe("agents")), "key"))
 
 
-def _statement(write) -> tuple[str, list]:
+def _statement(write, perms: Permissions) -> tuple[str, list]:
     if isinstance(write, Insert):
+        rules = perms[write.table]
         values = {"id": write.id, "house_id": write.house_id}
-        values.update({c: getattr(write, c) for c in OPTIONAL_COLUMNS[write.table]})
-        values.update(insert_values(write.table, write.id))
+        named = {"created_by": write.created_by, **dict(write.parents)}
+        values.update({c: named.get(c) for c in rules.insert_columns})
+        values.update(rules.insert_values(write.id))
         # A client's own clock, which the database must not keep (checks.check_state).
         values.update(created_at=CLIENT_TIME, updated_at=CLIENT_TIME)
         values = {k: v for k, v in values.items() if v is not None}
@@ -175,10 +161,10 @@ def _verdict(write, error: str | None, row_count: int | None, value) -> tuple[bo
     return True, None, "1 row"
 
 
-def execute(conn, caller: Caller, write) -> tuple[bool, object, str]:
+def execute(conn, perms: Permissions, caller: Caller, write) -> tuple[bool, object, str]:
     """Run the write as the caller and keep it when it succeeds. Returns
     (accepted, what a function returned, what was seen)."""
-    statement, params = _statement(write)
+    statement, params = _statement(write, perms)
     try:
         with acting_as(conn, *session(caller), keep=True) as cur:
             cur.execute(statement, params)
@@ -187,10 +173,10 @@ def execute(conn, caller: Caller, write) -> tuple[bool, object, str]:
         return _verdict(write, f"{exc.sqlstate}: {exc.diag.message_primary}", None, None)
 
 
-def try_write(probes: Probes, caller: Caller, write, then) -> None:
+def try_write(probes: Probes, perms: Permissions, caller: Caller, write, then) -> None:
     """Queue the write as the caller, always undone (a probe); when the batch
     runs, ``then((accepted, what a function returned, what was seen))``."""
-    statement, params = _statement(write)
+    statement, params = _statement(write, perms)
 
     def judged(o: Outcome):
         then(_verdict(write, o.error_code and f"{o.error_code}: {o.error_message}", o.row_count, o.value))
@@ -198,9 +184,9 @@ def try_write(probes: Probes, caller: Caller, write, then) -> None:
     probes.add(*session(caller), statement, params, returns_value=isinstance(write, Call), then=judged)
 
 
-def bulk_touch(probes: Probes, caller: Caller, table: str, then) -> None:
+def bulk_touch(probes: Probes, perms: Permissions, caller: Caller, table: str, then) -> None:
     """Queue ``UPDATE table SET <column> = now()`` with no WHERE, always undone;
     ``then(rows touched, or None on error)`` when the batch runs."""
     statement = sql.SQL("UPDATE public.{} SET {} = now()").format(sql.Identifier(table),
-                                                                  sql.Identifier(BULK_COLUMN[table]))
+                                                                  sql.Identifier(perms[table].bulk_column))
     probes.add(*session(caller), statement, then=lambda o: then(None if o.error_code else o.row_count))

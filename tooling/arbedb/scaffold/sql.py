@@ -5,9 +5,9 @@ Each template is what a reviewer would ask for on a new house-scoped table
 foreign key to houses, the parent bound by a composite key, the shape index,
 RLS enabled and forced, grants that start from nothing, policies whose
 membership calls run once per statement, and the triggers every table carries.
-The permission rule written is the most common one (members read, admins
-write, rows created as the caller); change it in the policy file and the RLS
-model together.
+The roles the policies ask for are the declaration's (policies/permissions.toml,
+written by the same command): members read and admins write unless --read/--write
+say otherwise; rows are created as the caller. API keys get nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ class NewTable:
     parent: str | None = None  # a house-scoped table this one hangs off, e.g. "agents"
     parent_column: str | None = None  # "agent_id"
     synced: bool = True
+    read: str = "member"  # the minimum house role to SELECT
+    write: str = "admin"  # the minimum house role to INSERT and UPDATE
 
 
 UP = """\
@@ -61,10 +63,11 @@ DOWN = """\
 """
 
 POLICIES = """\
--- {{ t.name }} (scaffolded by `arbedb new-table`): read by every member of the house,
--- written by admin+, created as the caller; no authenticated DELETE (soft delete).
--- Changing who may do what? Change this file and the RLS model
--- (tooling/arbedb/rls/model.py) together; `arbedb matrix` shows the result.
+-- {{ t.name }} (scaffolded by `arbedb new-table`): read by {{ t.read }}+ of the house,
+-- written by {{ t.write }}+, created as the caller; no authenticated DELETE (soft delete).
+-- Changing who may do what? Change this file and its declaration in the
+-- permission declarations (tables.{{ t.name }}) together; `arbedb rls-test` holds
+-- one to the other and `arbedb matrix` shows the result.
 
 -- Start from nothing (Supabase's default privileges grant anon everything on new tables).
 REVOKE ALL ON public.{{ t.name }} FROM anon, authenticated, PUBLIC;
@@ -74,13 +77,13 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON public.{{ t.name }} TO service_role;
 DROP POLICY IF EXISTS {{ t.name }}_select ON public.{{ t.name }};
 CREATE POLICY {{ t.name }}_select ON public.{{ t.name }}
 FOR SELECT TO authenticated
-USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))));
+USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('{{ t.read }}'))));
 
 DROP POLICY IF EXISTS {{ t.name }}_insert ON public.{{ t.name }};
 CREATE POLICY {{ t.name }}_insert ON public.{{ t.name }}
 FOR INSERT TO authenticated
 WITH CHECK (
-    house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin')))
+    house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('{{ t.write }}')))
     AND created_by = (SELECT arbe.caller_id())
 );
 
@@ -88,13 +91,16 @@ WITH CHECK (
 DROP POLICY IF EXISTS {{ t.name }}_update ON public.{{ t.name }};
 CREATE POLICY {{ t.name }}_update ON public.{{ t.name }}
 FOR UPDATE TO authenticated
-USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))));
+USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('{{ t.write }}'))));
 """
 
 TRIGGERS = """\
 -- {{ t.name }} (scaffolded by `arbedb new-table`): the triggers every house table carries.
 CREATE OR REPLACE TRIGGER {{ t.name }}_touch_updated_at BEFORE UPDATE ON public.{{ t.name }}
 FOR EACH ROW EXECUTE FUNCTION arbe.touch_updated_at();
+-- A caller's INSERT carries the client's clock; the row keeps the server's.
+CREATE OR REPLACE TRIGGER {{ t.name }}_stamp_inserted BEFORE INSERT ON public.{{ t.name }}
+FOR EACH ROW EXECUTE FUNCTION arbe.stamp_inserted();
 CREATE OR REPLACE TRIGGER {{ t.name }}_fill_created_by BEFORE INSERT ON public.{{ t.name }}
 FOR EACH ROW EXECUTE FUNCTION arbe.fill_created_by();
 {% if t.parent %}-- house_id comes from the {{ t.parent }} row when the insert does not give it.
@@ -106,16 +112,24 @@ CREATE OR REPLACE TRIGGER {{ t.name }}_freeze_deleted BEFORE UPDATE ON public.{{
 FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
 """
 
-# What the user adds to the RLS model by hand: the scaffold cannot know the rule they want.
-MODEL_ENTRY = """\
-TABLES += ("{{ t.name }}",)
-TRACKED["{{ t.name }}"] = ({% if t.parent %}"{{ t.parent_column }}", {% endif %}"created_by")
-IMMUTABLE["{{ t.name }}"] = {"house_id", "created_by"}
-READ_ROLE["{{ t.name }}"] = "member"
-WRITE_ROLE["{{ t.name }}"] = "admin"
-DIRECT_INSERT += ("{{ t.name }}",)
-{% if t.parent %}PARENTS["{{ t.name }}"] = (("{{ t.parent_column }}", "{{ t.parent }}"),)
-{% endif %}"""
+def declaration(table: NewTable):
+    """The table's entry in the permission declarations (a tomlkit table, so the file keeps
+    its comments): the rule the policies above enforce."""
+    import tomlkit
+
+    entry = tomlkit.table()
+    if table.parent:
+        parent = tomlkit.inline_table()
+        parent.update({"column": table.parent_column, "table": table.parent, "required": True})
+        parents = tomlkit.array()
+        parents.append(parent)
+        entry["parents"] = parents
+    entry["read"] = table.read
+    entry["write"] = table.write
+    entry["insert"] = "direct"
+    entry["columns"] = [*([table.parent_column] if table.parent else []), "created_by"]
+    entry["immutable"] = ["house_id", "created_by"]
+    return entry
 
 
 @cache

@@ -2,14 +2,16 @@
 
 Writes a revision (``commands.new``), ``policies/NN_<name>.sql`` (first free
 number from 30), ``triggers/NN_<name>.sql`` (first free number from 50),
-for a synced table declares it in ``electric/shapes.toml`` (which the
-publication reads), and puts it in ``pgrls.toml``'s allowlists beside its
-siblings. What the project already defines is read from the
-lint engine's schema model of the repository (no database needed): the name
-must be free, the parent must be a house-scoped table.
+declares the table's permissions (policies/permissions.toml: the rule its
+policies enforce, which rls-test then holds them to), for a synced table
+declares it in ``electric/shapes.toml`` (which the publication reads), and puts
+it in ``pgrls.toml``'s allowlists beside its siblings. What the project already
+defines is read from the lint engine's schema model of the repository (no
+database needed): the name must be free, the parent must be a house-scoped table.
 
 All or nothing: every check runs and every text is rendered before the first
-file is touched, and if writing fails half-way the files are put back.
+file is touched; the texts are staged beside their targets and renamed into
+place, and on any failure every target is put back as it was (stage.py).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from pathlib import Path
 from .. import commands
 from ..config import Project
 from ..errors import ArbedbError
-from .sql import DOWN, MODEL_ENTRY, POLICIES, TRIGGERS, UP, NewTable, render
 from ..electric.shapes import load_shapes, shapes_path
+from ..permissions import ROLES, load_permissions, permissions_path
+from .sql import DOWN, POLICIES, TRIGGERS, UP, NewTable, declaration, render
+from .stage import Staged
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 POLICY_NUMBERS = range(30, 50)  # after the membership functions (20), beside the other tables' policies
@@ -34,7 +38,6 @@ class Scaffold:
     table: NewTable
     created: list[Path] = field(default_factory=list)
     changed: list[Path] = field(default_factory=list)
-    model_entry: str = ""
 
 
 def parent_column(parent: str) -> str:
@@ -51,14 +54,32 @@ def _schema(project: Project):
     return build_schema([parse(s) for s in project_sources(project)])
 
 
-def _plan_table(project: Project, name: str, parent: str | None, synced: bool) -> NewTable:
+def _check_name(name: str) -> None:
+    """A table name usable bare in every statement the scaffold writes: an identifier and
+    no SQL keyword but the unreserved ones (PostgreSQL's own list, from its parser)."""
+    from pglast import keywords
+
     if not _NAME.match(name):
-        raise ArbedbError(f"table name {name!r}: use lower_snake_case letters, digits and _ (e.g. labels)")
+        raise ArbedbError(f"table name {name!r}: use lower_snake_case letters, digits and _, starting with a letter "
+                          "(e.g. labels)")
+    if name in keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS:
+        raise ArbedbError(f"table name {name!r} is an SQL keyword; pick another name (e.g. {name}s or app_{name})")
+
+
+def _plan_table(project: Project, name: str, parent: str | None, synced: bool, read: str, write: str) -> NewTable:
+    _check_name(name)
+    for option, role in (("--read", read), ("--write", write)):
+        if role not in ROLES:
+            raise ArbedbError(f"{option} {role}: not a house role; use one of {', '.join(ROLES)}")
     schema = _schema(project)
     if f"public.{name}" in schema.tables:
         raise ArbedbError(f"public.{name} already exists in this project; pick another name")
+    perms = load_permissions(project)
+    if name in perms:
+        raise ArbedbError(f"{perms.source} already declares {name} (and no revision creates it); remove that "
+                          "declaration or pick another name")
     if parent is None:
-        return NewTable(name, synced=synced)
+        return NewTable(name, synced=synced, read=read, write=write)
     if parent == "houses":
         raise ArbedbError("every table already belongs to a house (house_id); --parent names another house table, "
                           "e.g. --parent agents")
@@ -72,7 +93,7 @@ def _plan_table(project: Project, name: str, parent: str | None, synced: bool) -
                           f"foreign key; add it first in a revision of its own, scheduled for a quiet moment "
                           f"(ALTER TABLE public.{parent} ADD CONSTRAINT {parent}_house_id_id_key UNIQUE (house_id, id)), "
                           "then run new-table again")
-    return NewTable(name, parent, parent_column(parent), synced=synced)
+    return NewTable(name, parent, parent_column(parent), synced=synced, read=read, write=write)
 
 
 def _numbered(folder: Path, name: str, numbers: range) -> Path:
@@ -126,58 +147,32 @@ def _pgrls_text(project: Project, table: NewTable) -> str | None:
     return tomlkit.dumps(doc)
 
 
-class _Files:
-    """Writes that can be undone: new files are removed, changed files get their old text back."""
+def _permissions_text(project: Project, table: NewTable) -> str:
+    import tomlkit
 
-    def __init__(self) -> None:
-        self.undo: list[tuple[Path, str | None]] = []
-
-    def write(self, path: Path, text: str) -> None:
-        self.undo.append((path, path.read_text() if path.exists() else None))
-        path.write_text(text)
-
-    def created_in(self, folder: Path, before: set[Path]) -> list[Path]:
-        """Files that appeared in ``folder`` (a revision's three) since ``before``: removed on rollback too."""
-        new = sorted(set(folder.iterdir()) - before)
-        self.undo += [(p, None) for p in new if p.is_file()]
-        return new
-
-    def rollback(self) -> None:
-        for path, old in reversed(self.undo):
-            if old is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.write_text(old)
+    doc = tomlkit.parse(permissions_path(project).read_text())
+    doc["tables"][table.name] = declaration(table)
+    return tomlkit.dumps(doc)
 
 
-def new_table(project: Project, name: str, *, parent: str | None = None, synced: bool = True) -> Scaffold:
-    table = _plan_table(project, name, parent, synced)
+def new_table(project: Project, name: str, *, parent: str | None = None, synced: bool = True,
+              read: str = "member", write: str = "admin") -> Scaffold:
+    table = _plan_table(project, name, parent, synced, read, write)
     policy = _numbered(project.root / "policies", name, POLICY_NUMBERS)
     trigger = _numbered(project.root / "triggers", name, TRIGGER_NUMBERS)
-    edits = {}
+    texts = {policy: render(POLICIES, table), trigger: render(TRIGGERS, table),
+             permissions_path(project): _permissions_text(project, table)}
     if synced:
-        edits[shapes_path(project)] = _shapes_text(project, table)
+        texts[shapes_path(project)] = _shapes_text(project, table)
     pgrls = _pgrls_text(project, table)
     if pgrls is not None:
-        edits[project.root / PGRLS_FILE] = pgrls
-    result = Scaffold(table, model_entry=render(MODEL_ENTRY, table))
-    files = _Files()
-    versions = project.migrations_dir / "versions"
-    before = set(versions.iterdir())
-    try:
-        try:
-            commands.new(project, f"add_{name}", up_sql=render(UP, table), down_sql=render(DOWN, table))
-        finally:
-            revision = files.created_in(versions, before)
-        files.write(policy, render(POLICIES, table))
-        files.write(trigger, render(TRIGGERS, table))
-        for path, text in edits.items():
-            files.write(path, text)
+        texts[project.root / PGRLS_FILE] = pgrls
+    with Staged(texts) as staged:
+        staged.revision(project.migrations_dir / "versions", lambda: commands.new(
+            project, f"add_{name}", up_sql=render(UP, table), down_sql=render(DOWN, table)))
+        staged.commit()
+        load_permissions(project)  # what was written must still load; a failure here puts it all back
         if synced:
-            load_shapes(project)  # what we wrote must still load
-    except BaseException:
-        files.rollback()
-        raise
-    result.created = [*revision, policy, trigger]
-    result.changed = list(edits)
-    return result
+            load_shapes(project)
+    return Scaffold(table, created=[*staged.revision_files, policy, trigger],
+                    changed=[p for p in texts if p not in (policy, trigger)])
