@@ -3,6 +3,7 @@ trigger, against the same write to twins of the table, measured side by side.
 
     .venv/bin/python bench/write_path.py [--dsn URL] [--houses 2000] [--threads 200000] [--repeat 9]
                                          [--slices 3] [--batch 1000] [--clock client|server]
+                                         [--only TEXT …]
 
 Data: ``--houses`` houses with an owner, an admin and three members each, two
 agents and an API key per agent, five house-wide configs, ``--threads`` threads
@@ -265,14 +266,16 @@ def report(writes: list[Write], batch: int, clock: str) -> bool:
     return ok
 
 
-def run(dsn: str, houses: int, threads: int, batch: int, repeat: int, slices: int, clock: str) -> bool:
+def run(dsn: str, houses: int, threads: int, batch: int, repeat: int, slices: int, clock: str,
+        only: list[str]) -> bool:
     with psycopg.connect(dsn) as conn:
         started = time.perf_counter()
         targets, newcomers = load(conn, houses, threads, batch)
         console.print(f"loaded {houses:,} houses, {threads:,} threads and their twins in {time.perf_counter() - started:.1f}s")
-        for w in WRITES:
+        chosen = [w for w in WRITES if not only or any(o in f"{w.table} {w.label}" for o in only)]
+        for w in chosen:
             measure(conn, w, targets, newcomers, batch, repeat, slices, clock)
-        return report(WRITES, batch, clock)
+        return report(chosen, batch, clock)
 
 
 def main() -> int:
@@ -284,12 +287,14 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=9, help="interleaved rounds per slice")
     parser.add_argument("--slices", type=int, default=3, help="slices of rounds, for the [min-max] of each ratio")
     parser.add_argument("--clock", choices=("client", "server"), default="client")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="only the writes whose name contains TEXT ('members', 'batch', 'threads insert'); repeatable")
     args = parser.parse_args()
     if args.threads < 3 * args.houses:
         parser.error("--threads must be at least 3 × --houses: each house needs two live threads to update")
     with migrated_database(args.dsn) as dsn:
         try:
-            ok = run(dsn, args.houses, args.threads, args.batch, args.repeat, args.slices, args.clock)
+            ok = run(dsn, args.houses, args.threads, args.batch, args.repeat, args.slices, args.clock, args.only)
         except ArbedbError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
