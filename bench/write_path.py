@@ -33,8 +33,10 @@ Exit 1 when any ratio is over its goal.
 time at the client: what a route waits, round trip included (which dilutes
 every ratio alike). --clock server times planning + execution as EXPLAIN
 ANALYZE (TIMING OFF) reports them: triggers and foreign-key checks included,
-the round trip and the client not; the schema's own cost, ratios higher. It starts its own throwaway server unless --dsn is given (then it
-creates and drops a database on it).
+the round trip and the client not; the schema's own cost, ratios higher.
+
+It starts its own throwaway server unless --dsn is given (then it creates and
+drops a database on it).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import time
 from dataclasses import dataclass, field
 
 import psycopg
-from common import interleaved, load_world, migrated_database, run_once, spread  # also puts tooling/ on sys.path
+from common import interleaved, load_world, migrated_database, run_once, spread, vacuum_analyze  # also puts tooling/ on sys.path
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -90,7 +92,8 @@ class Write:
 
 
 THREAD_COLUMNS = "id, house_id, agent_id, kind, status, title"
-BATCH_THREADS = "SELECT gen_random_uuid(), %(house)s, %(agent)s, 'chat', 'open', 'bench ' || g FROM generate_series(1, %(batch)s) g"
+BATCH_THREADS = ("SELECT gen_random_uuid(), %(house)s, %(agent)s, 'chat', 'open', 'bench ' || g "
+                 "FROM generate_series(1, %(batch)s) g")
 WRITES = [
     Write("threads", "insert", "member",
           f"INSERT INTO threads ({THREAD_COLUMNS}) VALUES (gen_random_uuid(), %(house)s, %(agent)s, 'chat', 'open', 'bench')",
@@ -101,7 +104,8 @@ WRITES = [
     Write("threads", "soft delete", "member", "UPDATE threads SET deleted_at = now() WHERE id = %(thread2)s",
           "UPDATE {t} SET deleted_at = now(), updated_at = now() WHERE id = %(thread2)s", 1.5),
     Write("threads", "insert by agent key", "key",  # house_id comes from the agent (triggers/20_house_id.sql)
-          "INSERT INTO threads (id, agent_id, kind, status, title) VALUES (gen_random_uuid(), %(agent)s, 'chat', 'open', 'bench')",
+          "INSERT INTO threads (id, agent_id, kind, status, title) "
+          "VALUES (gen_random_uuid(), %(agent)s, 'chat', 'open', 'bench')",
           f"INSERT INTO {{t}} ({THREAD_COLUMNS}) VALUES (gen_random_uuid(), %(house)s, %(agent)s, 'chat', 'open', 'bench')",
           1.1, versus="insert"),
     Write("members", "insert", SERVICE,
@@ -158,9 +162,7 @@ def load(conn, houses: int, threads: int, batch: int) -> tuple[list[dict], list]
         "INSERT INTO auth.users (id) SELECT gen_random_uuid() FROM generate_series(1, %s) RETURNING id", (batch,))]
     conn.commit()
     make_twins(conn)
-    conn.autocommit = True
-    conn.execute("VACUUM ANALYZE")
-    conn.autocommit = False
+    vacuum_analyze(conn)
     return targets, newcomers
 
 
@@ -291,7 +293,9 @@ def main() -> int:
                         help="only the writes whose name contains TEXT ('members', 'batch', 'threads insert'); repeatable")
     args = parser.parse_args()
     if args.threads < 3 * args.houses:
-        parser.error("--threads must be at least 3 × --houses: each house needs two live threads to update")
+        print(f"error: --threads {args.threads} is under 3 × --houses {args.houses}: give at least "
+              f"{3 * args.houses} threads, each house needs two live threads to update", file=sys.stderr)
+        return 2
     with migrated_database(args.dsn) as dsn:
         try:
             ok = run(dsn, args.houses, args.threads, args.batch, args.repeat, args.slices, args.clock, args.only)

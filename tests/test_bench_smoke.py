@@ -48,7 +48,9 @@ def test_rls_overhead_prints_its_tables(arbedb_cluster):
 def test_write_path_refuses_bad_sizes():
     done = bench("write_path.py", "--houses", "10", "--threads", "10")
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].endswith("each house needs two live threads to update")
+    assert done.stderr.strip().splitlines() == [
+        "error: --threads 10 is under 3 × --houses 10: give at least 30 threads, each house needs two live threads "
+        "to update"]
 
 
 @pytest.fixture
