@@ -3,7 +3,7 @@ trigger, against the same write to twins of the table, measured side by side.
 
     .venv/bin/python bench/write_path.py [--dsn URL] [--houses 2000] [--threads 200000] [--repeat 9]
                                          [--slices 3] [--batch 1000] [--clock client|server]
-                                         [--only TEXT …]
+                                         [--only TEXT …] [--explain]
 
 Data: ``--houses`` houses with an owner, an admin and three members each, two
 agents and an API key per agent, five house-wide configs, ``--threads`` threads
@@ -55,7 +55,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from arbedb.errors import ArbedbError
-from arbedb.testing.impersonate import AUTHENTICATED, SERVICE, key_claims, user_claims
+from arbedb.testing.impersonate import AUTHENTICATED, SERVICE, key_claims, set_identity, user_claims
 
 TWINNED = ("threads", "members", "configs")
 CONFIGS_PER_HOUSE = 5
@@ -268,8 +268,23 @@ def report(writes: list[Write], batch: int, clock: str) -> bool:
     return ok
 
 
+def where_time_goes(conn, writes: list[Write], targets: list[dict], newcomers: list, batch: int) -> None:
+    """Per write, one run of its statement under EXPLAIN ANALYZE (timing on, so
+    slower than measured): planning, execution and each trigger's share."""
+    for w in writes:
+        target = targets[-1]
+        role, claims = identity(w.caller, target)
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            set_identity(cur, role, claims)
+            plan = cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + w.sql, params(target, newcomers, batch)).fetchone()[0][0]
+        triggers = sorted(plan.get("Triggers", []), key=lambda t: -t["Time"])
+        console.print(f"{w.table} {w.label} as {w.caller}: planning {plan['Planning Time']:.2f} ms, execution "
+                      f"{plan['Execution Time']:.2f} ms; triggers: " +
+                      ", ".join(f"{t.get('Constraint Name', t['Trigger Name'])} {t['Time']:.2f} ms ({t['Calls']})" for t in triggers))
+
+
 def run(dsn: str, houses: int, threads: int, batch: int, repeat: int, slices: int, clock: str,
-        only: list[str]) -> bool:
+        only: list[str], explain: bool) -> bool:
     with psycopg.connect(dsn) as conn:
         started = time.perf_counter()
         targets, newcomers = load(conn, houses, threads, batch)
@@ -277,7 +292,11 @@ def run(dsn: str, houses: int, threads: int, batch: int, repeat: int, slices: in
         chosen = [w for w in WRITES if not only or any(o in f"{w.table} {w.label}" for o in only)]
         for w in chosen:
             measure(conn, w, targets, newcomers, batch, repeat, slices, clock)
-        return report(chosen, batch, clock)
+        ok = report(chosen, batch, clock)
+        if explain:
+            console.print("\nwhere the time goes, one EXPLAIN ANALYZE each (trigger, ms, calls):")
+            where_time_goes(conn, chosen, targets, newcomers, batch)
+        return ok
 
 
 def main() -> int:
@@ -291,6 +310,8 @@ def main() -> int:
     parser.add_argument("--clock", choices=("client", "server"), default="client")
     parser.add_argument("--only", action="append", default=[], metavar="TEXT",
                         help="only the writes whose name contains TEXT ('members', 'batch', 'threads insert'); repeatable")
+    parser.add_argument("--explain", action="store_true",
+                        help="after the table, each write's planning, execution and trigger times (EXPLAIN ANALYZE)")
     args = parser.parse_args()
     if args.threads < 3 * args.houses:
         print(f"error: --threads {args.threads} is under 3 × --houses {args.houses}: give at least "
@@ -298,7 +319,7 @@ def main() -> int:
         return 2
     with migrated_database(args.dsn) as dsn:
         try:
-            ok = run(dsn, args.houses, args.threads, args.batch, args.repeat, args.slices, args.clock, args.only)
+            ok = run(dsn, args.houses, args.threads, args.batch, args.repeat, args.slices, args.clock, args.only, args.explain)
         except ArbedbError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
