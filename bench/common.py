@@ -76,6 +76,8 @@ def run_once(conn, role: str | None, claims: str | None, sql: str, params: dict,
             cur.execute(before)
         if role:
             set_identity(cur, role, claims)
+        elif claims:  # the superuser acting with a caller's claims, as rls_overhead's (c) does
+            cur.execute("SELECT set_config('request.jwt.claims', %s, true)", (claims,))
         lsn = cur.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0] if wal else None
         if clock == "server":
             cur.execute("EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON, FORMAT JSON) " + sql, params)

@@ -55,6 +55,25 @@ def test_write_path_refuses_bad_sizes():
 
 
 @pytest.fixture
+def common():
+    sys.path.insert(0, str(BENCH))
+    try:
+        yield importlib.import_module("common")
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.mark.parametrize("role", [None, "authenticated"])
+def test_run_once_acts_with_the_claims_given(common, arbedb_dsn, role):
+    """With or without a role: rls_overhead's (c) runs as the superuser with a caller's claims."""
+    claims = '{"sub": "00000000-0000-0000-0000-000000000001", "role": "authenticated"}'
+    is_set = "SELECT 1 WHERE current_setting('request.jwt.claims', true) = %(claims)s"
+    with psycopg.connect(arbedb_dsn) as conn:
+        assert common.run_once(conn, role, claims, is_set, {"claims": claims}).rows == 1
+        assert common.run_once(conn, role, None, is_set, {"claims": claims}).rows == 0
+
+
+@pytest.fixture
 def write_path():
     sys.path.insert(0, str(BENCH))
     try:
