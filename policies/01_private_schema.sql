@@ -11,5 +11,3 @@
 ALTER TABLE arbe_private.invite_tokens ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 ALTER TABLE arbe_private.api_key_hashes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 ALTER TABLE arbe_private.secret_values ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
--- No data, only rows the creation limits write to queue (triggers/45_limits.sql).
-ALTER TABLE arbe_private.creation_slots ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;

@@ -18,3 +18,10 @@ CREATE TABLE arbe_private.creation_slots (
 );
 COMMENT ON TABLE arbe_private.creation_slots
 IS 'rows the creation limits write to serialise creations for one user or house; no data';
+-- Closed like the rest of arbe_private: no privilege for any caller role
+-- (policies/00_privileges.sql revokes every table of the schema) and RLS with no
+-- policy, forced. Enabled here with the table rather than in
+-- policies/01_private_schema.sql: the slots hold no data a caller could read, so
+-- rls-test's property has nothing to see if it were off; tests/test_creation_slots.py
+-- is what checks that no caller can lock or write a slot.
+ALTER TABLE arbe_private.creation_slots ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
