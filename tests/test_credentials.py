@@ -240,7 +240,7 @@ def test_private_tables_show_nothing_even_after_a_stray_grant(arbedb_conn, house
                                 "WHERE c.relnamespace = 'arbe_private'::regnamespace AND c.relkind = 'r'").fetchall()
     assert sorted(flags) == sorted((t, True, True) for t in PRIVATE_TABLES)
     for table in PRIVATE_TABLES:
-        assert arbedb_conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 1  # the owner's definer path
+        assert arbedb_conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0  # the owner's definer path
         # (service_role has BYPASSRLS by design: against it, hashing and sealing are the defence.)
         arbedb_conn.execute(f"GRANT USAGE ON SCHEMA arbe_private TO authenticated;"
                             f"GRANT SELECT, UPDATE, DELETE ON {table} TO authenticated")
