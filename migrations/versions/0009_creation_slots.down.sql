@@ -1,7 +1,7 @@
--- 0008 downgrade: the creation limits serialise on advisory locks again.
+-- 0009 downgrade: the creation limits serialise on advisory locks again.
 --
 -- The declarative layer at head writes the table, so first put back what
--- 0007's layer had (with the search_path every definer function now sets).
+-- 0008's layer had (with the search_path every definer function now sets).
 -- (`arbedb apply` re-declares the whole layer when it upgrades again.)
 
 CREATE OR REPLACE FUNCTION arbe.limit_creation() RETURNS trigger

@@ -1,4 +1,4 @@
--- 0008: one row per (table, user or house) that the creation limits
+-- 0009: one row per (table, user or house) that the creation limits
 -- (triggers/45_limits.sql) write before they count, so two creations for the
 -- same user or house queue on it.
 --
