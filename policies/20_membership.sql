@@ -2,7 +2,7 @@
 --
 -- All three read members and houses with the owner's rights (SECURITY DEFINER):
 -- a policy on members that queried members under the caller's own RLS would
--- recurse. search_path = '' so no object the caller creates can shadow ours.
+-- recurse. search_path = pg_catalog, pg_temp so no object the caller creates can shadow ours.
 
 -- Rank of a house role: owner > admin > member; unknown roles rank below all.
 -- No SET search_path: it references no object, and without the SET clause

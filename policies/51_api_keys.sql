@@ -33,23 +33,51 @@ END
 $$;
 
 -- A key resolves exactly while it may act (arbe.live_api_key, policies/10_identity.sql:
--- not revoked, expired or deleted, its agent and house live). last_used_at is
--- written at most once a minute: every write is a row change Electric streams
--- to the house's admins.
+-- not revoked, expired or deleted, its agent and house live).
+--
+-- last_used_at is bookkeeping, so it must never cost the key's owners anything:
+-- - it is written at most once a minute (every write is a new row version that
+--   Electric streams to the house's admins, and WAL);
+-- - it never waits: the write takes the key's row only if no one holds it
+--   (SKIP LOCKED), so parallel requests with one key do not queue on its row lock,
+--   and a revoke in flight is not delayed by a resolution nor delays it. A skipped
+--   write is taken by the next call after the holder is done.
+-- Resolution reads the key as of its snapshot: a revoke committed later takes
+-- effect on the key's next statement, which re-checks liveness (docs/model.md §4b).
 CREATE OR REPLACE FUNCTION arbe.resolve_api_key(key text)
 RETURNS TABLE (api_key_id uuid, house_id uuid, agent_id uuid)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    used_at timestamptz;
 BEGIN
-    RETURN QUERY
-    UPDATE public.api_keys AS k
-    SET last_used_at = CASE WHEN k.last_used_at > now() - interval '1 minute' THEN k.last_used_at ELSE now() END
+    SELECT k.id, k.house_id, k.agent_id, k.last_used_at
+    INTO api_key_id, house_id, agent_id, used_at
     FROM arbe_private.api_key_hashes AS kh
+    JOIN public.api_keys AS k ON k.id = kh.api_key_id
     WHERE kh.key_hash = arbe.token_hash(key)
-      AND k.id = kh.api_key_id
-      AND EXISTS (SELECT FROM arbe.live_api_key(k.id))
-    RETURNING k.id, k.house_id, k.agent_id;
+      AND EXISTS (SELECT FROM arbe.live_api_key(k.id));
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF used_at IS NULL OR used_at <= now() - interval '1 minute' THEN
+        BEGIN
+            UPDATE public.api_keys AS k
+            SET last_used_at = now()
+            WHERE k.id IN (
+                SELECT l.id FROM public.api_keys AS l
+                WHERE l.id = resolve_api_key.api_key_id
+                  AND (l.last_used_at IS NULL OR l.last_used_at <= now() - interval '1 minute')
+                FOR NO KEY UPDATE SKIP LOCKED
+            );
+        EXCEPTION WHEN serialization_failure THEN
+            -- REPEATABLE READ, and someone changed the row since the snapshot:
+            -- the bookkeeping waits for the next call rather than failing this one.
+            NULL;
+        END;
+    END IF;
+    RETURN NEXT;
 END
 $$;
 

@@ -1,7 +1,7 @@
 -- members.house_deleted_at is a copy of the house's deleted_at, so that the
 -- membership lookup every RLS-gated statement starts with (arbe.caller_house_ids)
 -- is one index-only scan instead of a houses probe per membership (see
--- migrations/versions/0003_membership_liveness.up.sql and the README's numbers).
+-- migrations/versions/0003_membership_liveness.up.sql and docs/performance.md's numbers).
 --
 -- A copy is only as good as its upkeep, so both sides are kept here, for every
 -- writer: a membership takes its house's value whenever it is written (a value

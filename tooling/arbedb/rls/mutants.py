@@ -36,11 +36,14 @@ from ..errors import ArbedbError
 # insert into are mutated: the property sends client timestamps and checks.)
 # The creation limits (triggers/45_limits.sql) bound how much, not who: no world
 # creates 20 houses, so tests/test_creation_limits.py is what drops them red.
+# The thread id registry (triggers/27_thread_ids.sql) guards ids across a hard
+# delete by service_role, which no world makes; tests/test_ids_and_key_ownership.py
+# drops it red.
 # The event dates (stamp_dated: deleted_at, revoked_at) say when, not who: the
 # property soft-deletes and revokes with now() itself, so tests/test_timestamps.py
 # is what drops them red.
 NOT_SECURITY_TRIGGERS = ("_touch_updated_at", "members_stamp_inserted", "invites_stamp_inserted",
-                         "api_keys_stamp_inserted", "_limit_creation", "_stamp_dated")
+                         "api_keys_stamp_inserted", "_limit_creation", "threads_register_id", "_stamp_dated")
 # Not mutated at all: arbe.lock_house and arbe.lock_agent, the writes of the house
 # and agent rows that serialise their soft delete with new memberships, new keys
 # and owner changes (triggers/25, triggers/26). What they guard only shows with
