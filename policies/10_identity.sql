@@ -20,7 +20,7 @@
 -- user_id and api_key_id: at most one is set; both NULL is nobody.
 CREATE OR REPLACE FUNCTION arbe.caller_claims(OUT user_id uuid, OUT api_key_id uuid)
 LANGUAGE plpgsql STABLE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     claims jsonb;
@@ -70,9 +70,13 @@ $$;
 -- agent's deleted_at (house_deleted_at, agent_deleted_at; NULL for a house-wide
 -- key's agent), kept by triggers/26_key_liveness.sql. A set-returning SQL
 -- function with no SET clause and not SECURITY DEFINER: PostgreSQL inlines it as
--- a sub-select into its two callers, both SECURITY DEFINER with search_path '',
--- so it reads with their rights and resolves names and operators under their
--- empty search_path. Not executable by callers (it answers for any key id).
+-- a sub-select into its two callers, both SECURITY DEFINER with search_path
+-- pg_catalog, pg_temp, so it reads with their rights and resolves names under
+-- their search_path. Not executable by callers (it answers for any key id).
+-- Expiry is judged at the statement's start, not the transaction's (now()): like
+-- a revocation, an expiry takes effect on the next statement of a transaction
+-- that is already open. statement_timestamp(), not clock_timestamp(): one
+-- statement sees one answer, however long it runs, and the function stays STABLE.
 CREATE OR REPLACE FUNCTION arbe.live_api_key(api_key_id uuid)
 RETURNS TABLE (house_id uuid, agent_id uuid)
 LANGUAGE sql STABLE
@@ -82,7 +86,7 @@ AS $$
     WHERE k.id = $1
       AND k.deleted_at IS NULL
       AND k.revoked_at IS NULL
-      AND (k.expires_at IS NULL OR k.expires_at > now())
+      AND (k.expires_at IS NULL OR k.expires_at > pg_catalog.statement_timestamp())
       AND k.house_deleted_at IS NULL
       AND k.agent_deleted_at IS NULL
 $$;
@@ -95,7 +99,7 @@ $$;
 -- the key the caller's own claims name.
 CREATE OR REPLACE FUNCTION arbe.caller_key(OUT house_id uuid, OUT agent_id uuid)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     SELECT k.house_id, k.agent_id INTO house_id, agent_id
@@ -116,7 +120,7 @@ $$;
 CREATE OR REPLACE FUNCTION arbe.acting_key()
 RETURNS TABLE (house_id uuid, agent_id uuid)
 LANGUAGE plpgsql STABLE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF (arbe.caller_claims()).api_key_id IS NULL THEN
@@ -131,7 +135,7 @@ $$;
 -- the caller is a live key).
 CREATE OR REPLACE FUNCTION arbe.caller_agent_id() RETURNS uuid
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN (arbe.caller_key()).agent_id;
@@ -140,7 +144,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION arbe.caller_key_house_id() RETURNS uuid
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN (arbe.caller_key()).house_id;
@@ -163,7 +167,7 @@ $$;
 -- arbe.caller_email(): the JWT email as arbe.email_key, when the caller is somebody.
 CREATE OR REPLACE FUNCTION arbe.caller_email() RETURNS text
 LANGUAGE plpgsql STABLE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF arbe.caller_id() IS NULL THEN
@@ -184,7 +188,7 @@ $$;
 -- bench/function_language.py).
 CREATE OR REPLACE FUNCTION arbe.caller_bypasses_rls() RETURNS boolean
 LANGUAGE plpgsql STABLE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN coalesce((SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r

@@ -2,7 +2,7 @@
 --
 -- All three read members and houses with the owner's rights (SECURITY DEFINER):
 -- a policy on members that queried members under the caller's own RLS would
--- recurse. search_path = '' so no object the caller creates can shadow ours.
+-- recurse. search_path = pg_catalog, pg_temp so no object the caller creates can shadow ours.
 
 -- Rank of a house role: owner > admin > member; unknown roles rank below all.
 -- No SET search_path: it references no object, and without the SET clause
@@ -31,7 +31,7 @@ $$;
 CREATE OR REPLACE FUNCTION arbe.caller_house_ids(min_role text DEFAULT 'member') RETURNS SETOF uuid
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 ROWS 10
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN QUERY
@@ -52,7 +52,7 @@ $$;
 -- model §4: the caller's role in a live house, or NULL.
 CREATE OR REPLACE FUNCTION arbe.house_role(house_id uuid) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN (
@@ -68,7 +68,7 @@ $$;
 -- model §4: true when the caller has a live membership in a live house.
 CREATE OR REPLACE FUNCTION arbe.is_house_member(house_id uuid) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN arbe.house_role(is_house_member.house_id) IS NOT NULL;
@@ -85,7 +85,7 @@ $$;
 -- tell whether a house exists or has members.
 CREATE OR REPLACE FUNCTION arbe.created_house_has_members(house_id uuid) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN (SELECT EXISTS (

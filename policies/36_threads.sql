@@ -66,7 +66,7 @@ USING (
 -- deleted and other houses' threads are all just "no row").
 CREATE OR REPLACE FUNCTION arbe.can_access_thread(thread_id uuid) RETURNS boolean
 LANGUAGE plpgsql STABLE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN EXISTS (SELECT FROM public.threads AS t

@@ -10,21 +10,21 @@
 
 CREATE OR REPLACE FUNCTION arbe.random_token() RETURNS text
 LANGUAGE sql VOLATILE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT encode(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()), 'hex')
 $$;
 
 CREATE OR REPLACE FUNCTION arbe.token_hash(token text) RETURNS bytea
 LANGUAGE sql IMMUTABLE STRICT
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT sha256(convert_to(token, 'UTF8'))
 $$;
 
 CREATE OR REPLACE FUNCTION arbe.create_invite(house_id uuid, email text, role text) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     token text := arbe.random_token();
@@ -50,7 +50,7 @@ $$;
 -- lookup measured 3.6× slower as SQL on 15 (bench/function_language.py).
 CREATE OR REPLACE FUNCTION arbe.acceptable_invite(token text) RETURNS public.invites
 LANGUAGE plpgsql STABLE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     invite public.invites;
@@ -81,7 +81,7 @@ $$;
 CREATE OR REPLACE FUNCTION arbe.lookup_invite(token text)
 RETURNS TABLE (house_id uuid, house_name text, role text, expires_at timestamptz)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN QUERY
@@ -94,7 +94,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION arbe.accept_invite(token text) RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     invite public.invites;

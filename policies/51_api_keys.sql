@@ -6,7 +6,7 @@
 
 CREATE OR REPLACE FUNCTION arbe.create_api_key(house_id uuid, agent_id uuid, name text) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     prefix text;
@@ -47,7 +47,7 @@ $$;
 CREATE OR REPLACE FUNCTION arbe.resolve_api_key(key text)
 RETURNS TABLE (api_key_id uuid, house_id uuid, agent_id uuid)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     used_at timestamptz;

@@ -33,7 +33,7 @@
 -- a XOR b (equal lengths). A plain loop: 6x faster than any set-based form tried.
 CREATE OR REPLACE FUNCTION arbe_private.xor_bytes(a bytea, b bytea) RETURNS bytea
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     result bytea := a;
@@ -47,7 +47,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION arbe_private.hmac_sha256(key bytea, message bytea) RETURNS bytea
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN (SELECT pg_catalog.sha256(arbe_private.xor_bytes(k, pg_catalog.decode(pg_catalog.repeat('5c', 64), 'hex'))
@@ -63,7 +63,7 @@ $$;
 -- previous one (arbedb.secret_previous_key_file), each with its 8-byte id.
 CREATE OR REPLACE FUNCTION arbe_private.secret_keys() RETURNS TABLE (key_id bytea, key bytea, current boolean)
 LANGUAGE plpgsql VOLATILE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     setting_name text;
@@ -106,7 +106,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION arbe_private.secret_keystream(key bytea, nonce bytea, len integer) RETURNS bytea
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN (SELECT pg_catalog.substr(coalesce(pg_catalog.string_agg(arbe_private.hmac_sha256(
@@ -119,7 +119,7 @@ $$;
 CREATE OR REPLACE FUNCTION arbe_private.secret_tag(key bytea, secret_id uuid, head bytea, ciphertext bytea)
 RETURNS bytea
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN (SELECT arbe_private.hmac_sha256(arbe_private.hmac_sha256(key, 'arbe secret mac'::bytea),
@@ -131,7 +131,7 @@ $$;
 -- key is the platform's, outside the database, and the postgres role may use it.
 CREATE OR REPLACE FUNCTION arbe_private.vault_available() RETURNS boolean
 LANGUAGE sql STABLE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.to_regprocedure('vault.create_secret(text, text, text, uuid)') IS NOT NULL
         AND pg_catalog.to_regprocedure('vault.update_secret(uuid, text, text, text, uuid)') IS NOT NULL
@@ -141,7 +141,7 @@ $$;
 -- Vault keeps the value; the row keeps 0x02 | the Vault secret's id (16 bytes).
 CREATE OR REPLACE FUNCTION arbe_private.vault_store(secret_id uuid, value text) RETURNS bytea
 LANGUAGE plpgsql VOLATILE STRICT
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     entry_name text := 'arbe_secret:' || secret_id::text;
@@ -159,7 +159,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION arbe_private.seal_secret(secret_id uuid, value text) RETURNS bytea
 LANGUAGE plpgsql VOLATILE STRICT
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     k record;
@@ -185,7 +185,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION arbe_private.unseal_secret(secret_id uuid, sealed bytea) RETURNS text
 LANGUAGE plpgsql VOLATILE STRICT
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     k record;
@@ -222,7 +222,7 @@ $$;
 -- model asks it, since set_secret refuses everyone where it cannot.
 CREATE OR REPLACE FUNCTION arbe_private.secrets_sealable() RETURNS boolean
 LANGUAGE plpgsql VOLATILE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN arbe_private.vault_available() OR EXISTS (SELECT FROM arbe_private.secret_keys() AS s WHERE s.current);
@@ -235,7 +235,7 @@ $$;
 -- The one writer of arbe_private.secret_values (set_secret, and loaders that run as the owner).
 CREATE OR REPLACE FUNCTION arbe_private.store_secret(secret_id uuid, value text) RETURNS void
 LANGUAGE sql VOLATILE STRICT
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
     INSERT INTO arbe_private.secret_values AS v (secret_id, sealed)
     VALUES (store_secret.secret_id, arbe_private.seal_secret(store_secret.secret_id, store_secret.value))
@@ -248,7 +248,7 @@ $$;
 -- key is sealed again with the current one. Returns how many.
 CREATE OR REPLACE FUNCTION arbe_private.reseal_secrets() RETURNS bigint
 LANGUAGE sql VOLATILE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
     WITH current_key AS (SELECT s.key_id FROM arbe_private.secret_keys() AS s WHERE s.current),
     stale AS (
@@ -276,7 +276,7 @@ arbe_private.reseal_secrets() FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION arbe.set_secret(secret_id uuid, value text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     secret_house uuid;
@@ -298,7 +298,7 @@ $$;
 -- would re-plan this join on every call before PostgreSQL 18.
 CREATE OR REPLACE FUNCTION arbe.read_secret(secret_id uuid) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN (

@@ -5,7 +5,7 @@
 -- calling it assigns an xid to a transaction that has none yet.
 CREATE OR REPLACE FUNCTION arbe.txid() RETURNS bigint
 LANGUAGE sql VOLATILE
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.pg_current_xact_id()::xid::text::bigint
 $$;

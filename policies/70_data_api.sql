@@ -19,28 +19,28 @@
 
 CREATE OR REPLACE FUNCTION public.create_invite(house_id uuid, email text, role text) RETURNS text
 LANGUAGE sql VOLATILE SECURITY INVOKER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT arbe.create_invite(create_invite.house_id, create_invite.email, create_invite.role) $$;
 
 CREATE OR REPLACE FUNCTION public.lookup_invite(token text)
 RETURNS TABLE (house_id uuid, house_name text, role text, expires_at timestamptz)
 LANGUAGE sql STABLE SECURITY INVOKER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT * FROM arbe.lookup_invite(lookup_invite.token) $$;
 
 CREATE OR REPLACE FUNCTION public.accept_invite(token text) RETURNS uuid
 LANGUAGE sql VOLATILE SECURITY INVOKER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT arbe.accept_invite(accept_invite.token) $$;
 
 CREATE OR REPLACE FUNCTION public.create_api_key(house_id uuid, agent_id uuid, name text) RETURNS text
 LANGUAGE sql VOLATILE SECURITY INVOKER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT arbe.create_api_key(create_api_key.house_id, create_api_key.agent_id, create_api_key.name) $$;
 
 CREATE OR REPLACE FUNCTION public.set_secret(secret_id uuid, value text) RETURNS void
 LANGUAGE sql VOLATILE SECURITY INVOKER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT arbe.set_secret(set_secret.secret_id, set_secret.value) $$;
 
 COMMENT ON FUNCTION public.create_invite(uuid, text, text) IS 'arbedb: Data API wrapper of arbe.create_invite';

@@ -236,11 +236,13 @@ def test_private_tables_show_nothing_even_after_a_stray_grant(arbedb_conn, house
     call(arbedb_conn, house["admin"], "SELECT arbe.set_secret(%s, 's3cr3t-value')", house["secret"])
     call(arbedb_conn, house["admin"], "SELECT arbe.create_invite(%s, 'n@example.com', 'member')", house["h"])
     call(arbedb_conn, house["admin"], "SELECT arbe.create_api_key(%s, NULL, 'ci')", house["h"])
+    call(arbedb_conn, house["admin"], "INSERT INTO public.threads (id, house_id, kind, status) "
+         "VALUES (gen_random_uuid(), %s, 'chat', 'open') RETURNING id", house["h"])  # a registered thread id
     flags = arbedb_conn.execute("SELECT c.oid::regclass::text, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
                                 "WHERE c.relnamespace = 'arbe_private'::regnamespace AND c.relkind = 'r'").fetchall()
     assert sorted(flags) == sorted((t, True, True) for t in PRIVATE_TABLES)
     for table in PRIVATE_TABLES:
-        assert arbedb_conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 1  # the owner's definer path
+        assert arbedb_conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0  # the owner's definer path
         # (service_role has BYPASSRLS by design: against it, hashing and sealing are the defence.)
         arbedb_conn.execute(f"GRANT USAGE ON SCHEMA arbe_private TO authenticated;"
                             f"GRANT SELECT, UPDATE, DELETE ON {table} TO authenticated")

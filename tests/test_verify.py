@@ -41,6 +41,10 @@ def test_applied_project_meets_every_convention(arbedb_dsn, arbedb_project):
     ("ALTER TABLE public.threads DROP CONSTRAINT threads_agent_same_house;"
      "DROP TRIGGER threads_inherit_house_id ON public.threads", "ARB006", "public.threads.agent_id"),
     ("ALTER FUNCTION arbe.house_role(uuid) RESET search_path", "ARB010", "arbe.house_role(uuid)"),
+    # The old empty path, on a definer and on a trigger function: pg_temp is searched first.
+    ("ALTER FUNCTION arbe.house_role(uuid) SET search_path = ''", "ARB010", "arbe.house_role(uuid)"),
+    ("ALTER FUNCTION arbe.fill_created_by() SET search_path = ''", "ARB010", "arbe.fill_created_by()"),
+    ("ALTER FUNCTION arbe.caller_claims() SET search_path = pg_temp, pg_catalog", "ARB010", "arbe.caller_claims()"),
     ("GRANT EXECUTE ON FUNCTION arbe.read_secret(uuid) TO anon", "ARB011", "arbe.read_secret(uuid)"),
     ("ALTER POLICY agents_select ON public.agents TO authenticated, anon", "ARB016", "policy agents_select on "
                                                                                     "public.agents"),

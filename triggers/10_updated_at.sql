@@ -5,7 +5,7 @@
 -- member joining must not look like the house changed.
 CREATE OR REPLACE FUNCTION arbe.touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF to_jsonb(NEW) = to_jsonb(OLD) THEN
@@ -43,7 +43,7 @@ FOR EACH ROW EXECUTE FUNCTION arbe.touch_updated_at();
 -- which bypasses RLS, and set no timestamp, so the column defaults apply there.
 CREATE OR REPLACE FUNCTION arbe.stamp_inserted() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NOT arbe.caller_bypasses_rls() THEN
@@ -72,3 +72,60 @@ CREATE OR REPLACE TRIGGER invites_stamp_inserted BEFORE INSERT ON public.invites
 FOR EACH ROW EXECUTE FUNCTION arbe.stamp_inserted();
 CREATE OR REPLACE TRIGGER api_keys_stamp_inserted BEFORE INSERT ON public.api_keys
 FOR EACH ROW EXECUTE FUNCTION arbe.stamp_inserted();
+
+-- The columns that date an event a caller causes (deleted_at: a soft delete;
+-- api_keys.revoked_at: a revocation) are the server's time too: when an
+-- RLS-subject caller sets one, by INSERT or UPDATE, whatever it sends (1970, a
+-- date before a leak, the client's own clock) is replaced by now(). Replaced, not
+-- refused: clients that send their own clock's time keep working, and the stored
+-- date is the server's either way. Only the setting is stamped: changing a date
+-- once set is refused before this runs (freeze_deleted: a deleted row is frozen;
+-- keep_immutable: revoked_at is set once), so a stamped date stays. Trusted server
+-- code (service_role) may write its own, as for created_at (imports, backfills).
+-- Arguments: the event columns of the table.
+CREATE OR REPLACE FUNCTION arbe.stamp_dated() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col text;
+    new_row jsonb;
+    old_row jsonb;
+    stamped jsonb := '{}';
+BEGIN
+    IF arbe.caller_bypasses_rls() THEN
+        RETURN NEW;
+    END IF;
+    new_row := to_jsonb(NEW);
+    old_row := CASE TG_OP WHEN 'UPDATE' THEN to_jsonb(OLD) ELSE '{}' END;
+    FOREACH col IN ARRAY TG_ARGV LOOP
+        IF jsonb_typeof(new_row -> col) IS DISTINCT FROM 'null'
+           AND (new_row -> col) IS DISTINCT FROM coalesce(old_row -> col, 'null') THEN
+            stamped := stamped || jsonb_build_object(col, now());
+        END IF;
+    END LOOP;
+    IF stamped = '{}' THEN
+        RETURN NEW;
+    END IF;
+    RETURN jsonb_populate_record(NEW, stamped);
+END
+$$;
+
+CREATE OR REPLACE TRIGGER houses_stamp_dated BEFORE INSERT OR UPDATE ON public.houses
+FOR EACH ROW EXECUTE FUNCTION arbe.stamp_dated('deleted_at');
+CREATE OR REPLACE TRIGGER members_stamp_dated BEFORE INSERT OR UPDATE ON public.members
+FOR EACH ROW EXECUTE FUNCTION arbe.stamp_dated('deleted_at');
+CREATE OR REPLACE TRIGGER agents_stamp_dated BEFORE INSERT OR UPDATE ON public.agents
+FOR EACH ROW EXECUTE FUNCTION arbe.stamp_dated('deleted_at');
+CREATE OR REPLACE TRIGGER environments_stamp_dated BEFORE INSERT OR UPDATE ON public.environments
+FOR EACH ROW EXECUTE FUNCTION arbe.stamp_dated('deleted_at');
+CREATE OR REPLACE TRIGGER threads_stamp_dated BEFORE INSERT OR UPDATE ON public.threads
+FOR EACH ROW EXECUTE FUNCTION arbe.stamp_dated('deleted_at');
+CREATE OR REPLACE TRIGGER configs_stamp_dated BEFORE INSERT OR UPDATE ON public.configs
+FOR EACH ROW EXECUTE FUNCTION arbe.stamp_dated('deleted_at');
+CREATE OR REPLACE TRIGGER secrets_stamp_dated BEFORE INSERT OR UPDATE ON public.secrets
+FOR EACH ROW EXECUTE FUNCTION arbe.stamp_dated('deleted_at');
+CREATE OR REPLACE TRIGGER invites_stamp_dated BEFORE INSERT OR UPDATE ON public.invites
+FOR EACH ROW EXECUTE FUNCTION arbe.stamp_dated('deleted_at');
+CREATE OR REPLACE TRIGGER api_keys_stamp_dated BEFORE INSERT OR UPDATE ON public.api_keys
+FOR EACH ROW EXECUTE FUNCTION arbe.stamp_dated('deleted_at', 'revoked_at');

@@ -4,7 +4,7 @@
 -- as every other table (the CHECK in the table makes any other value fail).
 CREATE OR REPLACE FUNCTION arbe.house_id_is_id() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     NEW.house_id := NEW.id;
@@ -24,7 +24,7 @@ FOR EACH ROW EXECUTE FUNCTION arbe.house_id_is_id();
 -- Arguments: the parent id columns to try, in order, each with its table.
 CREATE OR REPLACE FUNCTION arbe.inherit_house_id() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     i integer := 0;

@@ -28,7 +28,7 @@
 -- Electric sees that write as an UPDATE of the house with the same values.
 CREATE OR REPLACE FUNCTION arbe.lock_house(house_id uuid) RETURNS public.houses
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     house public.houses;
@@ -41,7 +41,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION arbe.mirror_house_liveness() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- A membership becoming live (created by accept_invite or service_role, or
@@ -65,7 +65,7 @@ FOR EACH ROW EXECUTE FUNCTION arbe.mirror_house_liveness();
 
 CREATE OR REPLACE FUNCTION arbe.cascade_house_liveness() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- The members trigger above reads the new value from the (already updated) house.

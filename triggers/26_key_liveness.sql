@@ -16,7 +16,7 @@
 -- does not hold the new key. Electric sees an UPDATE of the agent with the same values.
 CREATE OR REPLACE FUNCTION arbe.lock_agent(house_id uuid, agent_id uuid) RETURNS public.agents
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     agent public.agents;
@@ -30,7 +30,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION arbe.mirror_key_liveness() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- A key that may start acting (created, restored from a soft delete, or moved
@@ -60,7 +60,7 @@ FOR EACH ROW EXECUTE FUNCTION arbe.mirror_key_liveness();
 
 CREATE OR REPLACE FUNCTION arbe.cascade_key_liveness() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- The key trigger above reads the new values from the (already updated) house

@@ -15,7 +15,7 @@
 -- SECURITY DEFINER: callers hold no privilege on arbe_private.
 CREATE OR REPLACE FUNCTION arbe.register_thread_id() RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     INSERT INTO arbe_private.thread_ids AS r (id, house_id) VALUES (NEW.id, NEW.house_id)

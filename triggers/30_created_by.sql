@@ -6,7 +6,7 @@
 -- record any author.
 CREATE OR REPLACE FUNCTION arbe.fill_created_by() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NEW.created_by IS NULL AND NOT arbe.caller_bypasses_rls() THEN
@@ -31,7 +31,7 @@ FOR EACH ROW EXECUTE FUNCTION arbe.fill_created_by();
 -- references the house; SECURITY DEFINER because callers cannot insert members.
 CREATE OR REPLACE FUNCTION arbe.creator_becomes_owner() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NEW.created_by IS NOT NULL THEN

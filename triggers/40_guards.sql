@@ -8,7 +8,7 @@
 -- (revoking a key, accepting an invite) and none after.
 CREATE OR REPLACE FUNCTION arbe.keep_immutable() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     old_row jsonb := to_jsonb(OLD);
@@ -58,7 +58,7 @@ FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable(
 -- also the new row's check there, and a soft delete must be able to set it.
 CREATE OR REPLACE FUNCTION arbe.freeze_deleted() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF OLD.deleted_at IS NOT NULL AND NOT arbe.caller_bypasses_rls() THEN
@@ -93,7 +93,7 @@ FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
 -- anyway). updated_at is the server's bookkeeping, not the caller's change.
 CREATE OR REPLACE FUNCTION arbe.limit_key_columns() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     changed text[];
@@ -128,7 +128,7 @@ FOR EACH ROW EXECUTE FUNCTION arbe.limit_key_columns('status', 'title', 'usage')
 -- when the second acts after the first committed on an older snapshot.
 CREATE OR REPLACE FUNCTION arbe.assert_keeps_an_owner(house_id uuid, member_id uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     house public.houses := arbe.lock_house(assert_keeps_an_owner.house_id);
@@ -153,7 +153,7 @@ $$;
 -- above, so a hard delete racing a demotion cannot leave a live house ownerless.
 CREATE OR REPLACE FUNCTION arbe.retire_ownerless_house() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     house public.houses := arbe.lock_house(OLD.house_id);
@@ -177,7 +177,7 @@ EXECUTE FUNCTION arbe.retire_ownerless_house();
 -- an RLS-subject caller to their own rows and to houses where they are admin+.
 CREATE OR REPLACE FUNCTION arbe.guard_members() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     my_role text;
@@ -214,7 +214,7 @@ FOR EACH ROW EXECUTE FUNCTION arbe.guard_members();
 -- EXECUTE grant to fire. Fires after members_guard (triggers run in name order).
 CREATE OR REPLACE FUNCTION arbe.keep_an_owner() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM arbe.assert_keeps_an_owner(OLD.house_id, OLD.id);
@@ -231,7 +231,7 @@ EXECUTE FUNCTION arbe.keep_an_owner();
 -- houses: any admin may rename, only an owner may soft-delete (model §4).
 CREATE OR REPLACE FUNCTION arbe.guard_houses() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- Nested, not one AND: SQL does not promise to evaluate AND left to right,
@@ -248,7 +248,7 @@ $$;
 CREATE OR REPLACE TRIGGER houses_guard BEFORE UPDATE ON public.houses
 FOR EACH ROW EXECUTE FUNCTION arbe.guard_houses();
 
-REVOKE ALL ON FUNCTION arbe.touch_updated_at(), arbe.stamp_inserted(), arbe.house_id_is_id(),
+REVOKE ALL ON FUNCTION arbe.touch_updated_at(), arbe.stamp_inserted(), arbe.stamp_dated(), arbe.house_id_is_id(),
 arbe.inherit_house_id(), arbe.fill_created_by(), arbe.creator_becomes_owner(), arbe.keep_immutable(),
 arbe.guard_members(), arbe.guard_houses(), arbe.freeze_deleted(), arbe.limit_key_columns(),
 arbe.retire_ownerless_house(), arbe.keep_an_owner() FROM PUBLIC, anon;

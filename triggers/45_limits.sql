@@ -14,12 +14,19 @@
 --
 -- Arguments: the column counted by (created_by: per user, house_id: per house)
 -- and the limit per 24 hours. SECURITY DEFINER: the count includes rows the
--- caller can no longer see (houses they left, revoked invites). Concurrent
--- inserts for the same user or house queue on a transaction-level advisory lock
--- keyed by that id, so two of them cannot both take the last slot.
+-- caller can no longer see (houses they left, revoked invites).
+--
+-- Concurrent inserts for the same user or house queue on a write of that user's
+-- or house's row in arbe_private.creation_slots, so two of them cannot both take
+-- the last slot: at READ COMMITTED the second waits and then counts the first's
+-- row; at REPEATABLE READ or SERIALIZABLE its write of the same slot fails with a
+-- serialization error (40001, retryable) instead of counting on an old snapshot.
+-- Not an advisory lock: pg_advisory_xact_lock is executable by every role and
+-- its keys are computable, so anyone could hold another tenant's key and stall
+-- their creations; nobody but the owner can write or lock a slot row.
 CREATE OR REPLACE FUNCTION arbe.limit_creation() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     scope text := TG_ARGV[0];
@@ -31,8 +38,8 @@ BEGIN
         RETURN NEW;
     END IF;
     counted := CASE scope WHEN 'created_by' THEN arbe.caller_id() ELSE NEW.house_id END;
-    PERFORM pg_catalog.pg_advisory_xact_lock(
-        pg_catalog.hashtextextended(TG_TABLE_NAME || ':' || counted::text, 0));
+    INSERT INTO arbe_private.creation_slots AS s (scope, id) VALUES (TG_TABLE_NAME, counted)
+    ON CONFLICT ON CONSTRAINT creation_slots_pkey DO UPDATE SET scope = s.scope;
     EXECUTE format('SELECT count(*) FROM public.%I WHERE %I = $1 AND created_at > now() - interval ''1 day''',
                    TG_TABLE_NAME, scope)
     INTO made USING counted;

@@ -249,7 +249,7 @@ def probe_caller(world: World, role: str) -> Caller:
 
 INSUFFICIENT_PRIVILEGE = psycopg.errors.InsufficientPrivilege.sqlstate
 PRIVATE_TABLES = ("arbe_private.invite_tokens", "arbe_private.api_key_hashes", "arbe_private.secret_values",
-                  "arbe_private.thread_ids")
+                  "arbe_private.thread_ids", "arbe_private.creation_slots")
 
 
 def stray_grantee() -> str:

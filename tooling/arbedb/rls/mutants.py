@@ -42,8 +42,11 @@ from ..permissions import Permissions
 # The thread id registry (triggers/27_thread_ids.sql) guards ids across a hard
 # delete by service_role, which no world makes; tests/test_ids_and_key_ownership.py
 # drops it red.
+# The event dates (stamp_dated: deleted_at, revoked_at) say when, not who: the
+# property soft-deletes and revokes with now() itself, so tests/test_timestamps.py
+# is what drops them red.
 NOT_SECURITY_TRIGGERS = ("_touch_updated_at", "members_stamp_inserted", "invites_stamp_inserted",
-                         "api_keys_stamp_inserted", "_limit_creation", "threads_register_id")
+                         "api_keys_stamp_inserted", "_limit_creation", "threads_register_id", "_stamp_dated")
 # Not mutated at all: arbe.lock_house and arbe.lock_agent, the writes of the house
 # and agent rows that serialise their soft delete with new memberships, new keys
 # and owner changes (triggers/25, triggers/26). What they guard only shows with
@@ -59,7 +62,7 @@ FUNCTION_MUTATIONS = {
     ],
     "live_api_key": [
         ("revoked keys act", "\n      AND k.revoked_at IS NULL", ""),
-        ("expired keys act", "\n      AND (k.expires_at IS NULL OR k.expires_at > now())", ""),
+        ("expired keys act", "\n      AND (k.expires_at IS NULL OR k.expires_at > pg_catalog.statement_timestamp())", ""),
         ("deleted keys act", "\n      AND k.deleted_at IS NULL", ""),
         ("keys of deleted houses act", "\n      AND k.house_deleted_at IS NULL", ""),
         ("keys of deleted agents act", "\n      AND k.agent_deleted_at IS NULL", ""),

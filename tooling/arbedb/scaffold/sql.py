@@ -110,6 +110,8 @@ FOR EACH ROW EXECUTE FUNCTION arbe.inherit_house_id('{{ t.parent_column }}', '{{
 FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
 CREATE OR REPLACE TRIGGER {{ t.name }}_freeze_deleted BEFORE UPDATE ON public.{{ t.name }}
 FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+CREATE OR REPLACE TRIGGER {{ t.name }}_stamp_dated BEFORE INSERT OR UPDATE ON public.{{ t.name }}
+FOR EACH ROW EXECUTE FUNCTION arbe.stamp_dated('deleted_at');
 """
 
 def declaration(table: NewTable):

@@ -8,7 +8,7 @@ are exempt: they cannot be called directly.
 Bad::
 
     CREATE FUNCTION arbe.read_secret(secret_id uuid) RETURNS text
-    LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$ ... $$;
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$ ... $$;
 
 Good::
 

@@ -1,23 +1,28 @@
-"""A function with ``search_path = ''`` qualifies every table and project function it uses.
+"""A function whose search_path holds only catalogs qualifies every table and project function it uses.
 
-What: in the body of a function that sets an empty search_path, a relation
-named without its schema (other than ``pg_*`` catalogs) or a call to one of
-this project's functions without its schema. PL/pgSQL bodies are read with the
-PL/pgSQL parser, so every statement and expression inside is checked.
+What: in the body of a function that sets ``search_path = pg_catalog, pg_temp``
+(or ``''``), a relation named without its schema (other than ``pg_*`` catalogs)
+or a call to one of this project's functions without its schema. PL/pgSQL
+bodies are read with the PL/pgSQL parser, so every statement and expression
+inside is checked.
 
-Why: with an empty search_path only ``pg_catalog`` is searched; an unqualified
-``members`` compiles (PL/pgSQL resolves names at first call, not at CREATE) and
-then fails in production with "relation does not exist" on the first call.
+Why: such a path searches ``pg_catalog`` and the session's temporary schema
+and nothing else. An unqualified ``members`` is then either the caller's own
+``pg_temp.members`` (a table or view they created, read or written with the
+function's rights) or, when there is none, "relation does not exist" on the
+first call (PL/pgSQL resolves names at first call, not at CREATE). Functions
+are never looked up in ``pg_temp``, so an unqualified project function only
+fails; both must name their schema.
 
 Bad::
 
     CREATE FUNCTION arbe.member_count(h uuid) RETURNS bigint
-    LANGUAGE sql STABLE SET search_path = '' AS $$ SELECT count(*) FROM members WHERE house_id = h $$;
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT count(*) FROM members WHERE house_id = h $$;
 
 Good::
 
     CREATE FUNCTION arbe.member_count(h uuid) RETURNS bigint
-    LANGUAGE sql STABLE SET search_path = '' AS $$ SELECT count(*) FROM public.members WHERE house_id = h $$;
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT count(*) FROM public.members WHERE house_id = h $$;
 """
 
 from pglast import ast
@@ -31,9 +36,11 @@ CODE = "ARB017"
 TITLE = "qualified-names"
 SCOPE = "schema"
 
+CATALOGS_ONLY = {"", "pg_catalog", "pg_temp"}
+
 
 def unqualified_names(node, project_functions: set[str]) -> list[tuple[str, int | None]]:
-    """(what, location) of each name that an empty search_path cannot resolve."""
+    """(what, location) of each name that a catalogs-only search_path resolves to pg_temp or to nothing."""
     try:
         relations = {r for r in referenced_relations(node) if "." not in r and not r.startswith("pg_")}
     except Exception:  # noqa: BLE001 - a statement pglast cannot walk names no relation
@@ -52,7 +59,8 @@ def unqualified_names(node, project_functions: set[str]) -> list[tuple[str, int 
 def check(ctx):
     project_functions = {fn.name.split(".", 1)[1] for fn in ctx.schema.functions.values()}
     for fn in ctx.schema.functions.values():
-        if fn.settings.get("search_path") != ("",):
+        path = fn.settings.get("search_path")
+        if not path or not set(path) <= CATALOGS_ONLY:
             continue
         parsed = body(fn)
         for stmt in parsed.statements:
@@ -62,5 +70,5 @@ def check(ctx):
                 else:
                     where = Where(fn.where.path, stmt.line, 1, fn.where.object) if fn.where.path else fn.where
                 yield where.finding(
-                    CODE, f"{fn.signature} runs with search_path = '' but names {name} without its schema",
+                    CODE, f"{fn.signature} searches only pg_catalog and pg_temp but names {name} without its schema",
                     "qualify it (public.members, arbe.caller_id())", obj=fn.signature)

@@ -20,7 +20,7 @@ not reported: it runs with the caller's rights and sees what RLS shows them.
 Bad::
 
     CREATE FUNCTION arbe.assert_keeps_an_owner(house_id uuid, member_id uuid) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$ ... $$;
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$ ... $$;
     GRANT EXECUTE ON FUNCTION arbe.assert_keeps_an_owner(uuid, uuid) TO authenticated;
 
 Good::
@@ -28,7 +28,7 @@ Good::
     REVOKE ALL ON FUNCTION arbe.assert_keeps_an_owner(uuid, uuid) FROM PUBLIC, anon, authenticated;
     -- called by a SECURITY DEFINER trigger function, which runs as the owner
     CREATE FUNCTION arbe.keep_an_owner() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$ ... $$;
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$ ... $$;
 """
 
 CODE = "ARB023"
