@@ -102,7 +102,7 @@ def _apply_declarative(mc, project: Project, files, *, label: bool = False) -> l
     """Every declarative file in order, then the record of what was applied.
     ``label`` heads each file with its path (offline scripts are read by people)."""
     for f in files:
-        run_sql(mc, f"-- {f.relpath}\n{f.text}" if label else f.text, f.relpath)
+        run_sql(mc, f.text, f.relpath, f"-- {f.relpath}\n" if label else "")
     run_sql(mc, record_sql(recorded_inputs(project, files)), "arbedb record")
     return [f.relpath for f in files]
 
