@@ -44,6 +44,7 @@ def statements(text: str) -> list[Statement]:
         raw = parse_sql(text)
     except ParseError as exc:
         message, offset = (exc.args + (None,))[:2]
+        message = _one_line(message)
         if offset is None:  # "syntax error at end of input": point at what never ended
             message += " (the statement starting on this line never ends: a missing `)`, `END` or quote?)"
             offset = _unfinished(text)
@@ -58,6 +59,13 @@ def statements(text: str) -> list[Statement]:
         out.append(Statement(stmt.stmt, starts[first] if first < len(starts) else begin, end))
     _check_covered(tokens, out)
     return out
+
+
+def _one_line(message: str) -> str:
+    """The scanner quotes the rest of the file after "at or near" (an unclosed quote runs to the
+    end): keep the first line of the quote, so an error stays one line."""
+    first, _, rest = message.partition("\n")
+    return f'{first[:80]}…"' if rest or len(first) > 80 else first
 
 
 def terminated(text: str) -> bool:
