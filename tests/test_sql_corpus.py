@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -19,7 +18,10 @@ import psycopg
 import pytest
 from conftest import assert_same_catalog, snapshot
 
+from click.testing import CliRunner
+
 from arbedb import commands
+from arbedb.cli import main
 from arbedb.engine import sqlfile
 from arbedb.errors import ArbedbError
 from arbedb.export import export_supabase
@@ -86,9 +88,10 @@ def fresh(arbedb_cluster, arbedb_template):
         yield lambda: stack.enter_context(arbedb_cluster.database(template=arbedb_template))
 
 
-@pytest.fixture
-def baseline(fresh):
-    return objects(fresh())
+@pytest.fixture(scope="module")
+def baseline(arbedb_cluster, arbedb_template):
+    with arbedb_cluster.database(template=arbedb_template) as dsn:
+        return objects(dsn)
 
 
 def place(project, path: Path, variant: str) -> str:
@@ -106,25 +109,28 @@ def _version(dsn: str) -> str:
         return conn.execute("SELECT version_num FROM arbedb.alembic_version").fetchone()[0]
 
 
-@pytest.fixture
-def psql_result(request, arbedb_cluster, fresh, baseline):
-    """What `psql -1 -f` leaves of the corpus file (after checking psql does what the header says)."""
-    path = request.param
-    line, created = expectation(path)
-    dsn = fresh()
-    proc = psql(arbedb_cluster, dsn, path, "-1")
-    added = objects(dsn) - baseline
-    if line is None:
-        assert proc.returncode == 0 and added == created, proc.stderr
-    else:
-        assert proc.returncode != 0 and added == set(), proc.stderr
-    return path, dsn, added
+@pytest.fixture(scope="module")
+def psql_runs(arbedb_cluster, arbedb_template, baseline):
+    """What `psql -1 -f` leaves of a corpus file, (objects added, catalog snapshot), once per file
+    (after checking psql does what the file's first line says)."""
+    done: dict[Path, tuple[set[str], dict]] = {}
+
+    def run(path: Path):
+        if path not in done:
+            line, created = expectation(path)
+            with arbedb_cluster.database(template=arbedb_template) as dsn:
+                proc = psql(arbedb_cluster, dsn, path, "-1")
+                added = objects(dsn) - baseline
+                assert (proc.returncode == 0) == (line is None) and added == created, proc.stderr
+                done[path] = added, snapshot(dsn)
+        return done[path]
+    return run
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("psql_result", FILES, ids=_id, indirect=True)
-def test_apply_keeps_exactly_what_psql_keeps(psql_result, variant, project_copy, fresh, baseline):
-    path, psql_dsn, psql_added = psql_result
+@pytest.mark.parametrize("path", FILES, ids=_id)
+def test_apply_keeps_exactly_what_psql_keeps(path, variant, psql_runs, project_copy, fresh, baseline, monkeypatch):
+    psql_added, psql_catalog = psql_runs(path)
     line, _ = expectation(path)
     relpath = place(project_copy, path, variant)
     dsn = fresh()
@@ -132,13 +138,13 @@ def test_apply_keeps_exactly_what_psql_keeps(psql_result, variant, project_copy,
     if line is None:
         commands.apply(project_copy, dsn)
         assert objects(dsn) - baseline == psql_added
-        assert_same_catalog(snapshot(psql_dsn), snapshot(dsn))
+        assert_same_catalog(psql_catalog, snapshot(dsn))
         return
-    proc = subprocess.run([sys.executable, "-m", "arbedb.cli", "apply", "--dsn", dsn], cwd=project_copy.root,
-                          capture_output=True, text=True, timeout=300)
-    errors = proc.stderr.strip().splitlines()
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert len(errors) == 1 and f"{relpath}:{line}: " in errors[0], proc.stderr
+    monkeypatch.chdir(project_copy.root)
+    run = CliRunner().invoke(main, ["apply", "--dsn", dsn])
+    errors = run.stderr.strip().splitlines()
+    assert run.exit_code == 1, run.output
+    assert len(errors) == 1 and errors[0].startswith(f"arbedb: error: {relpath}:{line}: "), run.stderr
     assert objects(dsn) - baseline == psql_added == set()
     assert_same_catalog(before, snapshot(dsn))
     assert _version(dsn) == HEAD
