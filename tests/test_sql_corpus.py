@@ -8,10 +8,12 @@ says what it should do: ``-- corpus: creates a, f(), …`` or ``-- corpus: fails
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -26,6 +28,8 @@ from arbedb.engine import sqlfile
 from arbedb.errors import ArbedbError
 from arbedb.export import export_supabase
 from revisions import HEAD, NEXT
+
+pytest_plugins = ["supabase_fixture"]
 
 CORPUS = Path(__file__).parent / "fixtures" / "sql_corpus"
 FILES = sorted(CORPUS.glob("*/*.sql"))
@@ -43,7 +47,8 @@ def _parses(path: Path) -> bool:
 # Files PostgreSQL's parser rejects: refused before anything is run or written. (The other
 # malformed ones fail on the server, inside the transaction.)
 UNPARSABLE = [p for p in FILES if p.parent.name == "malformed" and not _parses(p)]
-HEADER = re.compile(r"^-- corpus: (?:fails at line (?P<line>\d+)|creates (?P<objects>.*))$")
+HEADER = re.compile(r"^-- corpus: (?:fails at line (?P<line>\d+)|creates (?P<objects>[^|]*?)"
+                    r"(?: \| export fails at line (?P<export>\d+))?)$")
 VARIANTS = {"revision": f"migrations/versions/{NEXT}_corpus.up.sql", "declarative": "policies/99_corpus.sql"}
 # What a corpus file can create in public: relations, functions, rules, by name.
 OBJECTS_SQL = """
@@ -56,14 +61,26 @@ def _id(path: Path) -> str:
     return f"{path.parent.name}/{path.stem}"
 
 
-def expectation(path: Path) -> tuple[int | None, set[str]]:
-    """(line the apply must name, or None when it must succeed; the objects the file creates)."""
+def _header(path: Path) -> re.Match:
     match = HEADER.match(path.read_text().split("\n", 1)[0])
     assert match, f"{path}: the first line must be `-- corpus: creates …` or `-- corpus: fails at line N`"
+    return match
+
+
+def expectation(path: Path) -> tuple[int | None, set[str]]:
+    """(line the apply must name, or None when it must succeed; the objects the file creates)."""
+    match = _header(path)
     if match.group("line"):
         return int(match.group("line")), set()
     names = match.group("objects")
     return None, set() if names == "nothing" else set(names.split(", "))
+
+
+def export_line(path: Path) -> int | None:
+    """The line `arbedb export supabase` must refuse the file at, or None."""
+    match = _header(path)
+    found = match.group("line") if path in UNPARSABLE else match.group("export")
+    return int(found) if found else None
 
 
 def objects(dsn: str) -> set[str]:
@@ -176,9 +193,10 @@ def test_offline_script_carries_every_statement_or_fails(path, variant, project_
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("path", UNPARSABLE, ids=_id)
-def test_export_refuses_a_malformed_file_and_writes_nothing(path, variant, project_copy, tmp_path):
-    line, _ = expectation(path)
+@pytest.mark.parametrize("path", [p for p in FILES if export_line(p)], ids=_id)
+def test_export_refuses_a_file_it_cannot_carry_whole_and_writes_nothing(path, variant, project_copy, tmp_path):
+    """Unparsable files, and files the Supabase CLI would split otherwise than PostgreSQL."""
+    line = export_line(path)
     relpath = place(project_copy, path, variant)
     out = tmp_path / "supabase" / "migrations"
     with pytest.raises(ArbedbError, match=re.escape(f"{relpath}:{line}: ")):
@@ -186,12 +204,13 @@ def test_export_refuses_a_malformed_file_and_writes_nothing(path, variant, proje
     assert not out.exists()
 
 
-@pytest.mark.parametrize("statement", ["COMMIT", "BEGIN", "ROLLBACK", "END", "START TRANSACTION",
-                                       "PREPARE TRANSACTION 'x'", "COMMIT PREPARED 'x'"])
+@pytest.mark.parametrize("statement", ["COMMIT", "BEGIN", "ROLLBACK", "END", "START TRANSACTION", "SAVEPOINT s",
+                                       "RELEASE SAVEPOINT s", "ROLLBACK TO SAVEPOINT s", "PREPARE TRANSACTION 'x'",
+                                       "COMMIT PREPARED 'x'"])
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_transaction_control_in_a_file_is_refused(statement, variant, project_copy, empty_dsn, tmp_path):
-    """A COMMIT in a file would end the apply transaction part way: refused before anything runs.
-    (Savepoints stay allowed: wellformed/savepoints.sql applies.)"""
+    """A COMMIT in a file would end the apply transaction part way, and `supabase db push` cannot
+    run a savepoint: refused before anything runs."""
     commands.apply(project_copy, empty_dsn)
     before = snapshot(empty_dsn)
     source = tmp_path / "tx.sql"
@@ -210,3 +229,36 @@ def test_text_the_parser_leaves_out_of_every_statement_is_an_error(monkeypatch):
     with pytest.raises(sqlfile.SqlSyntaxError) as err:
         sqlfile.statements("SELECT 1;\nSELECT 2;\n")
     assert err.value.offset == len("SELECT 1;\n")
+
+
+WELLFORMED = [p for p in FILES if p.parent.name == "wellformed"]  # the unexportable ones aside
+NOW = datetime(2026, 11, 29, 12, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def pushed(arbedb_project, supabase_cluster, tmp_path_factory):
+    """The project exported and pushed by the real `supabase db push`: (the folder, a template of the result)."""
+    from supabase_cli import supabase_db_push
+
+    out = tmp_path_factory.mktemp("corpus_export") / "supabase" / "migrations"
+    export_supabase(arbedb_project, out, now=NOW)
+    return out, supabase_cluster.make_template(f"corpus_pushed_{os.getpid()}", lambda dsn: supabase_db_push(dsn, out))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("path", WELLFORMED, ids=_id)
+def test_supabase_db_push_of_the_export_runs_every_statement(path, variant, pushed, supabase_cluster, supabase_push,
+                                                            project_copy, tmp_path):
+    """The Supabase CLI splits each exported file with its own scanner: every statement of the
+    corpus file still runs, and nothing else changes, when the export is pushed."""
+    folder, template = pushed
+    _, created = expectation(path)
+    out = tmp_path / "supabase" / "migrations"
+    shutil.copytree(folder, out)
+    place(project_copy, path, variant)
+    new = export_supabase(project_copy, out, now=NOW).written
+    assert new, "the corpus file should be exported"
+    with supabase_cluster.database(template=template) as dsn:
+        before = objects(dsn)
+        assert supabase_push(dsn, out) == [p.name for p in new]
+        assert objects(dsn) - before == created

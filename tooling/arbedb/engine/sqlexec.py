@@ -22,12 +22,15 @@ from pglast.enums.parsenodes import TransactionStmtKind
 from ..errors import ArbedbError
 from . import sqlfile
 
-# Inside the one apply transaction these would end it (or a two-phase one) part way through,
-# and whatever followed would run, and stay, outside it. Savepoints nest inside and are fine.
-_ENDS_TRANSACTION = {
+# Inside the one apply transaction, BEGIN/COMMIT/… would end it (or start a two-phase one) part
+# way through, and what followed would run, and stay, outside it. Savepoints would nest, but
+# `supabase db push` runs an exported file as one pipeline, where they fail: refused too, so
+# a file that applies here also deploys there.
+_TRANSACTION_CONTROL = {
     TransactionStmtKind.TRANS_STMT_BEGIN: "BEGIN", TransactionStmtKind.TRANS_STMT_START: "START TRANSACTION",
     TransactionStmtKind.TRANS_STMT_COMMIT: "COMMIT", TransactionStmtKind.TRANS_STMT_ROLLBACK: "ROLLBACK",
-    TransactionStmtKind.TRANS_STMT_PREPARE: "PREPARE TRANSACTION",
+    TransactionStmtKind.TRANS_STMT_SAVEPOINT: "SAVEPOINT", TransactionStmtKind.TRANS_STMT_RELEASE: "RELEASE",
+    TransactionStmtKind.TRANS_STMT_ROLLBACK_TO: "ROLLBACK TO", TransactionStmtKind.TRANS_STMT_PREPARE: "PREPARE TRANSACTION",
     TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED: "COMMIT PREPARED",
     TransactionStmtKind.TRANS_STMT_ROLLBACK_PREPARED: "ROLLBACK PREPARED",
 }
@@ -40,13 +43,13 @@ def statements(sql: str, source: str | Path) -> list[tuple[int, str]]:
     try:
         found = sqlfile.statements(sql)
     except sqlfile.SqlSyntaxError as exc:
-        raise ArbedbError(f"{_where(sql, source, exc.offset)}: {exc.message}; {_UNDONE}") from None
+        raise ArbedbError(f"{where(sql, source, exc.offset)}: {exc.message}; {_UNDONE}") from None
     for stmt in found:
         kind = stmt.node.kind if isinstance(stmt.node, ast.TransactionStmt) else None
-        if kind in _ENDS_TRANSACTION:
+        if kind in _TRANSACTION_CONTROL:
             raise ArbedbError(
-                f"{_where(sql, source, stmt.start)}: {_ENDS_TRANSACTION[kind]} in a file arbedb applies; every file "
-                f"runs inside the one apply transaction (all or nothing): remove it; {_UNDONE}")
+                f"{where(sql, source, stmt.start)}: {_TRANSACTION_CONTROL[kind]} in a file arbedb applies; every file "
+                f"runs inside the one apply transaction (all or nothing), savepoints included: remove it; {_UNDONE}")
     return [(s.start, sql[s.start:s.end]) for s in found]
 
 
@@ -70,7 +73,7 @@ def run_sql(migration_context, sql: str, source: str | Path, heading: str = "") 
             raise sql_error(exc.orig, sql, source, offset) from None
 
 
-def _where(sql: str, source: str | Path, position: int) -> str:
+def where(sql: str, source: str | Path, position: int) -> str:
     return f"{source}:{sql.count(chr(10), 0, position) + 1}"
 
 
@@ -83,5 +86,5 @@ def sql_error(error, sql: str, source: str | Path, offset: int = 0) -> ArbedbErr
     if getattr(error, "sqlstate", None) == "55P03":  # lock_not_available
         hint += (" (a lock was held by other traffic past lock_timeout: retry when it is quieter, "
                  "or raise lock_timeout in [tool.arbedb])")
-    return ArbedbError(f"{_where(sql, source, position)}: {primary}{hint}; "
+    return ArbedbError(f"{where(sql, source, position)}: {primary}{hint}; "
                        "the whole apply was rolled back, fix the file and re-run")
