@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -262,3 +263,20 @@ def test_supabase_db_push_of_the_export_runs_every_statement(path, variant, push
         before = objects(dsn)
         assert supabase_push(dsn, out) == [p.name for p in new]
         assert objects(dsn) - before == created
+
+
+@pytest.mark.parametrize("offline", [True, False], ids=["--sql", "online"])
+def test_alembic_by_hand_fails_in_one_line_and_prints_no_script(offline, project_copy, empty_dsn):
+    """`alembic upgrade head [--sql]` run by hand: one FAILED line naming file:line, exit non-zero,
+    no partial script (every file is parsed before the first line is printed), nothing applied."""
+    path = CORPUS / "malformed" / "unclosed_paren_middle.sql"
+    line, _ = expectation(path)
+    relpath = place(project_copy, path, "revision")
+    before = snapshot(empty_dsn)
+    proc = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head", *(["--sql"] if offline else [])],
+                          cwd=project_copy.root, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DATABASE_URL": empty_dsn})
+    output = (proc.stdout + proc.stderr).strip().splitlines()
+    assert proc.returncode != 0
+    assert output == [output[0]] and output[0].startswith(f"FAILED: {relpath}:{line}: "), output
+    assert_same_catalog(before, snapshot(empty_dsn))

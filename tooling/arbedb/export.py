@@ -33,8 +33,7 @@ from pathlib import Path
 
 from .commands import alembic_config, offline_sql
 from .config import Project
-from .engine.declarative import declarative_files
-from .engine.migration import sql_paths
+from .engine.runtime import sql_sources
 from .engine.sqlexec import statements, where
 from .errors import ArbedbError
 
@@ -71,12 +70,8 @@ def wanted(project: Project) -> tuple[list[Migration], Migration]:
     if len(heads) != 1:
         raise ArbedbError(f"export needs one head revision, found {len(heads)} ({', '.join(heads)}); "
                           "merge them with `alembic merge heads`")
-    sources = [sql_paths(rev.path)[0] for rev in script.walk_revisions()]
-    for path in sources:
-        if path.is_file():
-            supabase_cli_hazards(path.read_text(), path.relative_to(project.root).as_posix())
-    for f in declarative_files(project):
-        supabase_cli_hazards(f.text, f.relpath)
+    for relpath, text in sql_sources(project, script):
+        supabase_cli_hazards(text, relpath)
     revisions = []
     for rev in reversed(list(script.walk_revisions())):
         start = rev.down_revision or "base"
