@@ -14,6 +14,12 @@ with a later timestamp, what is new: a new revision, and after it (or after a
 change to policies/, triggers/ or electric/) a new declarative file. A deployed
 migration is never edited; a revision that changed after its export is an
 error, since Supabase would never run it again.
+
+``supabase db push`` splits each file at semicolons with a scanner of its own, not
+PostgreSQL's: it takes ``\\'`` in an ``E'…'`` string for the string's end, and a ``;``
+inside parentheses (a rule's action list) for a statement's end. Both would make it
+run a different set of statements than the file holds, so the export refuses them
+with ``file:line`` (``supabase_cli_hazards``) and writes nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from pathlib import Path
 
 from .commands import alembic_config, offline_sql
 from .config import Project
+from .engine.runtime import sql_sources
+from .engine.sqlexec import statements, where
 from .errors import ArbedbError
 
 _VERSION = re.compile(r"^(\d{14})_.+\.sql$")
@@ -62,6 +70,8 @@ def wanted(project: Project) -> tuple[list[Migration], Migration]:
     if len(heads) != 1:
         raise ArbedbError(f"export needs one head revision, found {len(heads)} ({', '.join(heads)}); "
                           "merge them with `alembic merge heads`")
+    for relpath, text in sql_sources(project, script):
+        supabase_cli_hazards(text, relpath)
     revisions = []
     for rev in reversed(list(script.walk_revisions())):
         start = rev.down_revision or "base"
@@ -70,6 +80,34 @@ def wanted(project: Project) -> tuple[list[Migration], Migration]:
     body = offline_sql(project, f"{heads[0]}:head", transaction=False)
     sha = hashlib.sha256(body.encode()).hexdigest()
     return revisions, Migration(f"declarative layer {sha}", f"arbedb_declarative_{sha[:8]}", body)
+
+
+def supabase_cli_hazards(sql: str, source: str) -> None:
+    """ArbedbError at the first place the Supabase CLI would split ``sql`` other than PostgreSQL does."""
+    from pglast import scan
+
+    for offset, text in statements(sql, source):
+        for token in scan(text):
+            fix = None
+            if token.name == "ASCII_59":
+                fix = "a `;` inside a statement (a rule's action list): write one rule per action"
+            elif token.name == "SCONST" and text[token.start] in "eE" and _escaped_quote(text[token.start:token.end + 1]):
+                fix = "a backslash-escaped quote in an E'' string: write the quote twice ('') instead"
+            if fix:
+                raise ArbedbError(f"{where(sql, source, offset + token.start)}: `supabase db push` would split this file "
+                                  f"otherwise than PostgreSQL does, at {fix}; nothing was exported")
+
+
+def _escaped_quote(literal: str) -> bool:
+    i = 2  # past E'
+    while i < len(literal) - 1:
+        if literal[i] == "\\":
+            if literal[i + 1] == "'":
+                return True
+            i += 2
+        else:
+            i += 1
+    return False
 
 
 def _existing(folder: Path) -> tuple[list[tuple[str, Path]], str | None]:

@@ -15,8 +15,10 @@ from pathlib import Path
 from . import catalog
 from ..electric import publication
 from ..config import Project, find_project
+from ..errors import ArbedbError
 from .declarative import STATE_TABLE, compare, declarative_files, read_record, record_sql, recorded_inputs
-from .sqlexec import run_sql
+from .migration import sql_paths
+from .sqlexec import run_sql, statements
 
 # Every arbedb apply on one database serialises on this advisory lock key
 # (bytes of "arbedb" in a bigint): a second apply waits, then finds nothing to do.
@@ -91,10 +93,18 @@ def run(context) -> None:
     result = ApplyResult()
     config.attributes["result"] = result
     started = time.perf_counter()
-    if context.is_offline_mode():
-        _run_offline(context, project)
-    else:
-        _run_online(context, project, result)
+    try:
+        if context.is_offline_mode():
+            _run_offline(context, project)
+        else:
+            _run_online(context, project, result)
+    except ArbedbError as exc:
+        if "project" in config.attributes:  # arbedb's own commands print it
+            raise
+        from alembic.util import CommandError
+
+        # `alembic upgrade …` by hand prints a CommandError as one line and exits 1, no traceback.
+        raise CommandError(str(exc)) from None
     result.seconds = time.perf_counter() - started
 
 
@@ -102,12 +112,24 @@ def _apply_declarative(mc, project: Project, files, *, label: bool = False) -> l
     """Every declarative file in order, then the record of what was applied.
     ``label`` heads each file with its path (offline scripts are read by people)."""
     for f in files:
-        run_sql(mc, f"-- {f.relpath}\n{f.text}" if label else f.text, f.relpath)
+        run_sql(mc, f.text, f.relpath, f"-- {f.relpath}\n" if label else "")
     run_sql(mc, record_sql(recorded_inputs(project, files)), "arbedb record")
     return [f.relpath for f in files]
 
 
+def sql_sources(project: Project, script) -> list[tuple[str, str]]:
+    """(relpath, text) of every SQL file an upgrade to head can run: each revision's ``.up.sql``
+    (oldest first), then the declarative layer."""
+    ups = [sql_paths(rev.path)[0] for rev in reversed(list(script.walk_revisions()))]
+    return ([(p.relative_to(project.root).as_posix(), p.read_text()) for p in ups if p.is_file()]
+            + [(f.relpath, f.text) for f in declarative_files(project)])
+
+
 def _run_offline(context, project: Project) -> None:
+    # Every file parses before the first line of the script is written: a script that stops
+    # part way through is never printed.
+    for relpath, text in sql_sources(project, context.script):
+        statements(text, relpath)
     # ``transaction=False`` (arbedb export): no BEGIN/COMMIT of its own, for a runner that
     # already holds one transaction per file (supabase db push, psql -1).
     context.configure(

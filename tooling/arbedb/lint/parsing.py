@@ -10,20 +10,14 @@ import bisect
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from pglast import ast, parse_sql, scan
+from pglast import scan
 from pglast.parser import ParseError
 
+from ..engine.sqlfile import COMMENT_TOKENS, SqlSyntaxError, Statement, statements
 from ..findings import Finding
 from .sources import Source
 
-COMMENT_TOKENS = ("SQL_COMMENT", "C_COMMENT")
-
-
-@dataclass
-class Statement:
-    node: ast.Node
-    start: int  # offset of its first token (leading comments excluded)
-    end: int  # offset just past its last character
+__all__ = ["COMMENT_TOKENS", "ParsedSource", "Statement", "parse"]
 
 
 @dataclass
@@ -67,19 +61,12 @@ class ParsedSource:
 
 
 def parse(source: Source) -> ParsedSource:
+    """The statements exactly as `arbedb apply` splits them (``engine.sqlfile``)."""
     parsed = ParsedSource(source)
     try:
-        raw = parse_sql(source.text)
-    except ParseError as exc:
-        message, offset = (exc.args + (0,))[:2]
+        parsed.statements = statements(source.text)
+    except SqlSyntaxError as exc:
         parsed.error = Finding(
-            code="ARB000", message=f"PostgreSQL cannot parse this file: {message}",
-            fix="correct the SQL syntax at this position", **parsed.locate(offset))
-        return parsed
-    starts = [t.start for t in parsed.tokens if t.name not in COMMENT_TOKENS]
-    for stmt in raw:
-        begin = stmt.stmt_location or 0
-        first = starts[bisect.bisect_left(starts, begin)] if starts and begin <= starts[-1] else begin
-        end = begin + stmt.stmt_len if stmt.stmt_len else len(source.text)
-        parsed.statements.append(Statement(stmt.stmt, first, end))
+            code="ARB000", message=f"PostgreSQL cannot parse this file: {exc.message}",
+            fix="correct the SQL syntax at this position", **parsed.locate(exc.offset))
     return parsed
