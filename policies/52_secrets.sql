@@ -22,9 +22,11 @@
 -- (encrypt-then-MAC, bound to its row so sealed values cannot be swapped).
 --   sealed = 0x01 | key id (8) | nonce (16) | ciphertext | tag (32)
 -- The PRF and the nonce come from pgcrypto's C functions where the database has
--- pgcrypto, else from the PL/pgSQL construction below over PostgreSQL's own
--- sha256(): same bytes either way (arbe_private.choose_sealing_primitives, at the
--- end of this file). tests/test_secrets_at_rest.py checks both against Python.
+-- pgcrypto installed in schema extensions (Supabase) or public (a plain CREATE
+-- EXTENSION), else from the PL/pgSQL construction below over PostgreSQL's own
+-- sha256(): same bytes either way, chosen at call time (so installing or dropping
+-- pgcrypto later needs nothing else). tests/test_secrets_at_rest.py checks both
+-- against Python and against each other.
 --
 -- What the server logs (docs/decisions.md, "Secrets at rest"): key material,
 -- raw or derived, and plaintext only ever pass through PL/pgSQL *simple
@@ -42,6 +44,7 @@
 -- functions below are the only way in.
 
 -- Replaced: a set_byte loop (quadratic, and secret-bearing statements in the executor).
+-- arbedb: ignore squawk:ban-drop-function because only the owner's sealing functions called it, and none does now
 DROP FUNCTION IF EXISTS arbe_private.xor_bytes(bytea, bytea);
 
 -- The largest value set_secret accepts: a configuration value, a certificate or a
@@ -78,8 +81,50 @@ BEGIN
 END
 $$;
 
--- arbe_private.prf(key, message) and arbe_private.random_nonce(): written by
--- choose_sealing_primitives (end of this file) for what this database has.
+-- Where pgcrypto is, among the schemas prf and random_nonce name statically
+-- (a call through a computed name would need EXECUTE, whose plans log arguments).
+CREATE OR REPLACE FUNCTION arbe_private.pgcrypto_schema() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT n.nspname::text FROM pg_catalog.pg_extension AS e JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
+    WHERE e.extname = 'pgcrypto' AND n.nspname IN ('extensions', 'public')
+$$;
+
+-- HMAC-SHA-256 of message under key; via is pgcrypto_schema(), looked up once by the caller.
+-- PL/pgSQL whose every branch is one RETURN: a simple expression, never in the executor.
+CREATE OR REPLACE FUNCTION arbe_private.prf(key bytea, message bytea, via text) RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF via = 'extensions' THEN
+        RETURN extensions.hmac(message, key, 'sha256'::text);
+    ELSIF via = 'public' THEN
+        RETURN public.hmac(message, key, 'sha256'::text);
+    END IF;
+    RETURN arbe_private.hmac_sha256(key, message);
+END
+$$;
+
+-- 16 random bytes: pgcrypto's gen_random_bytes, else SHA-256 over two
+-- gen_random_uuid() (2 x 122 random bits) cut to 16 bytes.
+CREATE OR REPLACE FUNCTION arbe_private.random_nonce() RETURNS bytea
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    via text := arbe_private.pgcrypto_schema();
+BEGIN
+    IF via = 'extensions' THEN
+        RETURN extensions.gen_random_bytes(16);
+    ELSIF via = 'public' THEN
+        RETURN public.gen_random_bytes(16);
+    END IF;
+    RETURN pg_catalog.substr(pg_catalog.sha256(pg_catalog.uuid_send(pg_catalog.gen_random_uuid())
+                                               || pg_catalog.uuid_send(pg_catalog.gen_random_uuid())), 1, 16);
+END
+$$;
 
 -- The server's sealing keys: the current one, and during a rotation the
 -- previous one (arbedb.secret_previous_key_file), each with its 8-byte id.
@@ -91,6 +136,7 @@ DECLARE
     setting_name text;
     path text;
     hex text;
+    via text := arbe_private.pgcrypto_schema();
 BEGIN
     IF NOT (pg_catalog.has_table_privilege('pg_catalog.pg_file_settings', 'SELECT')
             AND pg_catalog.has_function_privilege('pg_catalog.pg_read_file(text)', 'EXECUTE')) THEN
@@ -119,7 +165,7 @@ BEGIN
                 USING ERRCODE = '22023', HINT = 'it holds 64 lower-case hex digits: openssl rand -hex 32';
         END IF;
         key := pg_catalog.decode(hex, 'hex');
-        key_id := pg_catalog.substr(arbe_private.prf(key, 'arbe secret key id'::bytea), 1, 8);
+        key_id := pg_catalog.substr(arbe_private.prf(key, 'arbe secret key id'::bytea, via), 1, 8);
         current := setting_name = 'arbedb.secret_key_file';
         RETURN NEXT;
     END LOOP;
@@ -129,16 +175,17 @@ $$;
 -- The PRF in counter mode, len bytes: one PRF call per 32-byte block, collected
 -- in an array (appended in place) and joined once, so linear in len.
 CREATE OR REPLACE FUNCTION arbe_private.secret_keystream(key bytea, nonce bytea, len integer) RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    enc_key bytea := arbe_private.prf(key, 'arbe secret enc'::bytea);
+    via text := arbe_private.pgcrypto_schema();
+    enc_key bytea := arbe_private.prf(key, 'arbe secret enc'::bytea, via);
     blocks text[] := '{}';
 BEGIN
     FOR i IN 0 .. (len - 1) / 32 LOOP
         blocks := pg_catalog.array_append(blocks, pg_catalog.encode(arbe_private.prf(
-            enc_key, nonce || pg_catalog.int4send(i)), 'hex'));
+            enc_key, nonce || pg_catalog.int4send(i), via), 'hex'));
     END LOOP;
     RETURN pg_catalog.substr(pg_catalog.decode(pg_catalog.array_to_string(blocks, ''), 'hex'), 1, len);
 END
@@ -146,12 +193,14 @@ $$;
 
 CREATE OR REPLACE FUNCTION arbe_private.secret_tag(key bytea, secret_id uuid, head bytea, ciphertext bytea)
 RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    via text := arbe_private.pgcrypto_schema();
 BEGIN
-    RETURN arbe_private.prf(arbe_private.prf(key, 'arbe secret mac'::bytea),
-                            head || pg_catalog.uuid_send(secret_id) || ciphertext);
+    RETURN arbe_private.prf(arbe_private.prf(key, 'arbe secret mac'::bytea, via),
+                            head || pg_catalog.uuid_send(secret_id) || ciphertext, via);
 END
 $$;
 
@@ -159,7 +208,7 @@ $$;
 -- what the tests run under both primitives to compare bytes).
 CREATE OR REPLACE FUNCTION arbe_private.seal_with(key_id bytea, key bytea, nonce bytea, secret_id uuid, plain bytea)
 RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -323,7 +372,8 @@ $$;
 -- Run it (autocommit) until it returns 0. Each call locks only the rows of its
 -- batch, and skips rows another transaction holds (a concurrent set_secret, or
 -- a second reseal): a rotation never holds the whole table.
-DROP FUNCTION IF EXISTS arbe_private.reseal_secrets();  -- now takes the batch size
+-- arbedb: ignore squawk:ban-drop-function because reseal_secrets(integer DEFAULT 100) below answers the same call
+DROP FUNCTION IF EXISTS arbe_private.reseal_secrets();
 CREATE OR REPLACE FUNCTION arbe_private.reseal_secrets(batch_size integer DEFAULT 100) RETURNS bigint
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -350,51 +400,19 @@ BEGIN
 END
 $$;
 
--- Writes arbe_private.prf and arbe_private.random_nonce for this database: over
--- pgcrypto's C hmac() and gen_random_bytes() where pgcrypto is installed (in
--- whichever schema), else over hmac_sha256 above and two gen_random_uuid()
--- (244 random bits, hashed down to the 16-byte nonce). Run at every apply of
--- this file; a database that gains (or loses) pgcrypto later runs it again by
--- re-applying the layer or by calling it as the owner. Returns the path taken.
-CREATE OR REPLACE FUNCTION arbe_private.choose_sealing_primitives() RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    crypto name := (SELECT n.nspname FROM pg_catalog.pg_extension AS e
-                    JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace WHERE e.extname = 'pgcrypto');
-    prf text := 'RETURN arbe_private.hmac_sha256(key, message);';
-    nonce text := 'RETURN pg_catalog.substr(pg_catalog.sha256(pg_catalog.uuid_send(pg_catalog.gen_random_uuid()) '
-                  '|| pg_catalog.uuid_send(pg_catalog.gen_random_uuid())), 1, 16);';
-BEGIN
-    IF crypto IS NOT NULL THEN
-        prf := pg_catalog.format('RETURN %I.hmac(message, key, %L);', crypto, 'sha256');
-        nonce := pg_catalog.format('RETURN %I.gen_random_bytes(16);', crypto);
-    END IF;
-    -- PL/pgSQL with one RETURN: evaluated as a simple expression, never in the executor.
-    EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION arbe_private.prf(key bytea, message bytea) RETURNS bytea '
-        'LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS %L',
-        'BEGIN ' || prf || ' END');
-    EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION arbe_private.random_nonce() RETURNS bytea '
-        'LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS %L', 'BEGIN ' || nonce || ' END');
-    REVOKE ALL ON FUNCTION arbe_private.prf(bytea, bytea), arbe_private.random_nonce() FROM PUBLIC;
-    RETURN CASE WHEN crypto IS NULL THEN 'sha256' ELSE 'pgcrypto' END;
-END
-$$;
-
-SELECT arbe_private.choose_sealing_primitives();
-
 REVOKE ALL ON FUNCTION arbe_private.secret_max_bytes(), arbe_private.xor_bits(bytea, bytea),
-arbe_private.hmac_sha256(bytea, bytea), arbe_private.secret_keys(), arbe_private.secret_keystream(bytea, bytea, integer),
+arbe_private.hmac_sha256(bytea, bytea), arbe_private.secret_keys(),
+arbe_private.secret_keystream(bytea, bytea, integer),
 arbe_private.secret_tag(bytea, uuid, bytea, bytea), arbe_private.seal_with(bytea, bytea, bytea, uuid, bytea),
 arbe_private.seal_secret(uuid, text), arbe_private.vault_available(), arbe_private.vault_store(uuid, text),
 arbe_private.vault_fetch(uuid, bytea), arbe_private.unseal_secret(uuid, bytea), arbe_private.store_secret(uuid, text),
-arbe_private.secrets_sealable(), arbe_private.reseal_secrets(integer), arbe_private.choose_sealing_primitives()
+arbe_private.secrets_sealable(), arbe_private.reseal_secrets(integer), arbe_private.pgcrypto_schema(),
+arbe_private.prf(bytea, bytea, text), arbe_private.random_nonce()
 FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION arbe.set_secret(secret_id uuid, value text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
@@ -417,7 +435,7 @@ $$;
 -- would re-plan this join on every call before PostgreSQL 18.
 CREATE OR REPLACE FUNCTION arbe.read_secret(secret_id uuid) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN

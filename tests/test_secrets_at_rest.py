@@ -467,20 +467,20 @@ def _has_pgcrypto(conn) -> bool:
 
 @contextmanager
 def primitives(conn, which: str):
-    """Seal with pgcrypto's C functions (installed in a schema of its own, as on
-    Supabase) or with the sha256() construction; back to the latter afterwards."""
+    """Seal with pgcrypto's C functions (installed in schema extensions, as on
+    Supabase) or with the sha256() construction; the choice is made per call."""
     if which == "pgcrypto":
         if not _has_pgcrypto(conn):
             pytest.skip("this server has no pgcrypto")
-        conn.execute("CREATE SCHEMA crypto_ext; CREATE EXTENSION pgcrypto SCHEMA crypto_ext")
-    assert conn.execute("SELECT arbe_private.choose_sealing_primitives()").fetchone() == (which,)
+        conn.execute("CREATE SCHEMA IF NOT EXISTS extensions; CREATE EXTENSION pgcrypto SCHEMA extensions")
+    assert conn.execute("SELECT arbe_private.pgcrypto_schema()").fetchone() == (
+        "extensions" if which == "pgcrypto" else None,)
     conn.commit()
     try:
         yield
     finally:
         conn.rollback()
-        conn.execute("DROP EXTENSION IF EXISTS pgcrypto; DROP SCHEMA IF EXISTS crypto_ext")
-        assert conn.execute("SELECT arbe_private.choose_sealing_primitives()").fetchone() == ("sha256",)
+        conn.execute("DROP EXTENSION IF EXISTS pgcrypto")
         conn.commit()
 
 
@@ -496,10 +496,9 @@ def _seal_all(conn) -> list[bytes]:
 def test_pgcrypto_and_the_sha256_construction_seal_the_same_bytes(arbedb_conn):
     keys = [secrets.token_bytes(n) for n in (0, 32, 64, 65, 200)]
     with primitives(arbedb_conn, "pgcrypto"):
-        assert "crypto_ext.hmac" in arbedb_conn.execute(
-            "SELECT pg_get_functiondef('arbe_private.prf(bytea, bytea)'::regprocedure)").fetchone()[0]
         with_pgcrypto = _seal_all(arbedb_conn)
-        prf_pgcrypto = [bytes(arbedb_conn.execute("SELECT arbe_private.prf(%s, 'm')", (k,)).fetchone()[0]) for k in keys]
+        prf_pgcrypto = [bytes(arbedb_conn.execute("SELECT arbe_private.prf(%s, 'm', 'extensions')", (k,)).fetchone()[0])
+                        for k in keys]
         nonces = {bytes(arbedb_conn.execute("SELECT arbe_private.random_nonce()").fetchone()[0]) for _ in range(20)}
         assert len(nonces) == 20 and {len(n) for n in nonces} == {16}
     with_sha256 = _seal_all(arbedb_conn)
