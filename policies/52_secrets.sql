@@ -17,7 +17,7 @@
 --
 -- The construction: HMAC-SHA-256 (RFC 2104) as the PRF; keys for encryption
 -- and authentication derived from the file's 256-bit key; the value XORed with
--- the PRF's output in counter mode under a fresh 128-bit nonce; then an HMAC tag
+-- the PRF's output in counter mode under a fresh 16-byte nonce; then an HMAC tag
 -- over version, key id, nonce, the secret's id and the ciphertext
 -- (encrypt-then-MAC, bound to its row so sealed values cannot be swapped).
 --   sealed = 0x01 | key id (8) | nonce (16) | ciphertext | tag (32)
