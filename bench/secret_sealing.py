@@ -69,7 +69,7 @@ SIZES = (16384, 262144, 1048576)
 # The same composition for both constructions; {s} is the schema holding its functions.
 CORE = {
     "seal": "SELECT length(h || c || {s}.secret_tag(%(k)s, %(id)s, h, c)) FROM (SELECT '\\x01'::bytea || %(n)s AS h, "
-            "{xor}(%(p)s, {s}.secret_keystream(%(k)s, %(n)s, length(%(p)s))) AS c) AS x",
+            "{xor}(%(p)s, {s}.secret_keystream(%(k)s, %(n)s, length(%(p)s))) AS c OFFSET 0) AS x",  # once
     "open": "SELECT {s}.secret_tag(%(k)s, %(id)s, '\\x01'::bytea || %(n)s, %(p)s) IS NOT NULL, "
             "length({xor}(%(p)s, {s}.secret_keystream(%(k)s, %(n)s, length(%(p)s))))",
 }
