@@ -371,7 +371,9 @@ $$;
 -- with another key are sealed again with the current one; returns how many.
 -- Run it (autocommit) until it returns 0. Each call locks only the rows of its
 -- batch, and skips rows another transaction holds (a concurrent set_secret, or
--- a second reseal): a rotation never holds the whole table.
+-- a second reseal): a rotation never holds the whole table. Only when every
+-- stale row left is held elsewhere does it wait for them, so that 0 means none
+-- is left under another key, never "the rest was busy".
 -- arbedb: ignore squawk:ban-drop-function because reseal_secrets(integer DEFAULT 100) below answers the same call
 DROP FUNCTION IF EXISTS arbe_private.reseal_secrets();
 CREATE OR REPLACE FUNCTION arbe_private.reseal_secrets(batch_size integer DEFAULT 100) RETURNS bigint
@@ -382,7 +384,6 @@ AS $$
 DECLARE
     current_id bytea := (SELECT s.key_id FROM arbe_private.secret_keys() AS s WHERE s.current);
     stale record;
-    resealed bytea;
     n bigint := 0;
 BEGIN
     FOR stale IN
@@ -391,12 +392,34 @@ BEGIN
         LIMIT batch_size
         FOR UPDATE SKIP LOCKED
     LOOP
-        resealed := arbe_private.seal_secret(stale.secret_id, arbe_private.unseal_secret(stale.secret_id, stale.sealed));
-        UPDATE arbe_private.secret_values AS v SET sealed = resealed, updated_at = now()
-        WHERE v.secret_id = stale.secret_id;
+        PERFORM arbe_private.reseal_one(stale.secret_id, stale.sealed);
         n := n + 1;
     END LOOP;
+    IF n = 0 THEN
+        FOR stale IN
+            SELECT v.secret_id, v.sealed FROM arbe_private.secret_values AS v
+            WHERE pg_catalog.get_byte(v.sealed, 0) = 1 AND pg_catalog.substr(v.sealed, 2, 8) IS DISTINCT FROM current_id
+            LIMIT batch_size
+            FOR UPDATE
+        LOOP
+            PERFORM arbe_private.reseal_one(stale.secret_id, stale.sealed);
+            n := n + 1;
+        END LOOP;
+    END IF;
     RETURN n;
+END
+$$;
+
+-- One row of a rotation, locked by the caller. The value passes from unsealing
+-- to sealing inside one simple expression; the UPDATE sees sealed bytes only.
+CREATE OR REPLACE FUNCTION arbe_private.reseal_one(secret_id uuid, sealed bytea) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    resealed bytea := arbe_private.seal_secret(secret_id, arbe_private.unseal_secret(secret_id, sealed));
+BEGIN
+    UPDATE arbe_private.secret_values AS v SET sealed = resealed, updated_at = now() WHERE v.secret_id = reseal_one.secret_id;
 END
 $$;
 
@@ -406,7 +429,8 @@ arbe_private.secret_keystream(bytea, bytea, integer),
 arbe_private.secret_tag(bytea, uuid, bytea, bytea), arbe_private.seal_with(bytea, bytea, bytea, uuid, bytea),
 arbe_private.seal_secret(uuid, text), arbe_private.vault_available(), arbe_private.vault_store(uuid, text),
 arbe_private.vault_fetch(uuid, bytea), arbe_private.unseal_secret(uuid, bytea), arbe_private.store_secret(uuid, text),
-arbe_private.secrets_sealable(), arbe_private.reseal_secrets(integer), arbe_private.pgcrypto_schema(),
+arbe_private.secrets_sealable(), arbe_private.reseal_secrets(integer), arbe_private.reseal_one(uuid, bytea),
+arbe_private.pgcrypto_schema(),
 arbe_private.prf(bytea, bytea, text), arbe_private.random_nonce()
 FROM PUBLIC;
 

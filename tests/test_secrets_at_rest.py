@@ -263,6 +263,8 @@ def test_rotation_locks_one_batch_at_a_time_and_skips_rows_others_hold(arbedb_cl
     for i, secret in enumerate(ids):
         arbedb_conn.execute("SELECT arbe_private.store_secret(%s, %s)", (secret, f"value {i}"))
     arbedb_conn.commit()
+    old_sealed = arbedb_conn.execute("SELECT sealed FROM arbe_private.secret_values WHERE secret_id = %s",
+                                     (ids[0],)).fetchone()[0]
     new_key = _new_key_file(server, f"batch-{secrets.token_hex(3)}.key")
     try:
         with server_settings(arbedb_cluster, arbedb_conn, secret_key_file=new_key,
@@ -287,6 +289,17 @@ def test_rotation_locks_one_batch_at_a_time_and_skips_rows_others_hold(arbedb_cl
                                                         "WHERE substr(sealed, 2, 8) = (SELECT key_id FROM "
                                                         "arbe_private.secret_keys() WHERE current)")}
             arbedb_conn.commit()
+            # 0 means none left, not "the rest was busy": with every stale row held, it waits.
+            arbedb_conn.execute("UPDATE arbe_private.secret_values SET sealed = %s WHERE secret_id = %s",
+                                (old_sealed, ids[0]))  # the old-key value written back: stale again
+            arbedb_conn.commit()
+            other.execute("SELECT FROM arbe_private.secret_values WHERE secret_id = %s FOR UPDATE", (ids[0],))
+            with pytest.raises(errors.LockNotAvailable):
+                arbedb_conn.execute("SELECT arbe_private.reseal_secrets()")
+            arbedb_conn.rollback()
+            other.rollback()
+            arbedb_conn.execute("SET lock_timeout = '2s'")
+            assert arbedb_conn.execute("SELECT arbe_private.reseal_secrets()").fetchone() == (1,)
             assert arbedb_conn.execute("SELECT arbe_private.reseal_secrets()").fetchone() == (0,)
             arbedb_conn.commit()
         with server_settings(arbedb_cluster, arbedb_conn, secret_key_file=new_key):  # the new key alone
