@@ -150,16 +150,18 @@ def _hex_key(conn) -> bytes:
     return bytes.fromhex(_key_text(conn))
 
 
-def _unseal_in_python(key: bytes, secret_id: uuid.UUID, sealed: bytes) -> str:
-    """The format of policies/52_secrets.sql, written independently with Python's hmac."""
+def _unseal_in_python(key: bytes, secret_id: uuid.UUID, sealed: bytes, check_key_id: bool = True) -> str:
+    """The format of policies/52_secrets.sql, written independently with Python's hmac.
+    (Latin-1 when the test sealed raw bytes rather than UTF-8 text.)"""
     def prf(k, m):
         return hmac.new(k, m, hashlib.sha256).digest()
     head, ciphertext, tag = sealed[:25], sealed[25:-32], sealed[-32:]
-    assert head[0] == 1 and head[1:9] == prf(key, b"arbe secret key id")[:8]
+    assert head[0] == 1 and (not check_key_id or head[1:9] == prf(key, b"arbe secret key id")[:8])
     mac_key, enc_key = prf(key, b"arbe secret mac"), prf(key, b"arbe secret enc")
     assert hmac.compare_digest(tag, prf(mac_key, head + secret_id.bytes + ciphertext))
     stream = b"".join(prf(enc_key, head[9:] + i.to_bytes(4, "big")) for i in range(len(ciphertext) // 32 + 1))
-    return bytes(c ^ s for c, s in zip(ciphertext, stream)).decode()
+    plain = bytes(c ^ s for c, s in zip(ciphertext, stream))
+    return plain.decode() if check_key_id else plain.decode("latin-1")
 
 
 @pytest.mark.parametrize("value", ["x", "exactly thirty-two bytes long!!!", "ünïcödé " * 20, ""])
@@ -251,6 +253,61 @@ def test_rotation_reseals_under_the_new_key_and_a_lost_key_loses_the_values(arbe
         new_key.unlink()
 
 
+def test_rotation_locks_one_batch_at_a_time_and_skips_rows_others_hold(arbedb_cluster, arbedb_conn, arbedb_dsn, house):
+    """reseal_secrets never holds the whole table: each call locks at most its batch,
+    a second rotation (or a set_secret) on other rows is not kept waiting, and rows
+    another transaction holds are left for the next call."""
+    server = _server(arbedb_cluster)
+    w = WorldBuilder(arbedb_conn)
+    ids = [house["secret"]] + [w.row("secrets", house["h"], name=f"s{i}") for i in range(3)]
+    for i, secret in enumerate(ids):
+        arbedb_conn.execute("SELECT arbe_private.store_secret(%s, %s)", (secret, f"value {i}"))
+    arbedb_conn.commit()
+    old_sealed = arbedb_conn.execute("SELECT sealed FROM arbe_private.secret_values WHERE secret_id = %s",
+                                     (ids[0],)).fetchone()[0]
+    new_key = _new_key_file(server, f"batch-{secrets.token_hex(3)}.key")
+    try:
+        with server_settings(arbedb_cluster, arbedb_conn, secret_key_file=new_key,
+                             secret_previous_key_file=server.secret_key_file), \
+                psycopg.connect(arbedb_dsn) as other:
+            for conn in (arbedb_conn, other):
+                conn.execute("SET lock_timeout = '2s'")  # a wait fails the test instead of hanging it
+            held = other.execute("SELECT secret_id FROM arbe_private.secret_values WHERE secret_id = %s FOR UPDATE",
+                                 (ids[3],)).fetchall()  # a writer busy with one row
+            assert arbedb_conn.execute("SELECT arbe_private.reseal_secrets(2)").fetchone() == (2,)
+            locked = {r[0] for r in arbedb_conn.execute(
+                "SELECT secret_id FROM arbe_private.secret_values WHERE substr(sealed, 2, 8) = "
+                "(SELECT key_id FROM arbe_private.secret_keys() WHERE current)")}
+            assert len(locked) == 2 and ids[3] not in locked and held
+            other.rollback()
+            free = next(i for i in ids[:3] if i not in locked)
+            other.execute("SET lock_timeout = '2s'")
+            # The batch's rows are held; the rest of the table is not.
+            assert other.execute("SELECT arbe_private.reseal_secrets()").fetchone() == (2,)  # skips the held two
+            other.commit()
+            assert free in {r[0] for r in other.execute("SELECT secret_id FROM arbe_private.secret_values "
+                                                        "WHERE substr(sealed, 2, 8) = (SELECT key_id FROM "
+                                                        "arbe_private.secret_keys() WHERE current)")}
+            arbedb_conn.commit()
+            # 0 means none left, not "the rest was busy": with every stale row held, it waits.
+            arbedb_conn.execute("UPDATE arbe_private.secret_values SET sealed = %s WHERE secret_id = %s",
+                                (old_sealed, ids[0]))  # the old-key value written back: stale again
+            arbedb_conn.commit()
+            other.execute("SELECT FROM arbe_private.secret_values WHERE secret_id = %s FOR UPDATE", (ids[0],))
+            with pytest.raises(errors.LockNotAvailable):
+                arbedb_conn.execute("SELECT arbe_private.reseal_secrets()")
+            arbedb_conn.rollback()
+            other.rollback()
+            arbedb_conn.execute("SET lock_timeout = '2s'")
+            assert arbedb_conn.execute("SELECT arbe_private.reseal_secrets()").fetchone() == (1,)
+            assert arbedb_conn.execute("SELECT arbe_private.reseal_secrets()").fetchone() == (0,)
+            arbedb_conn.commit()
+        with server_settings(arbedb_cluster, arbedb_conn, secret_key_file=new_key):  # the new key alone
+            assert [read_secret(arbedb_conn, s) for s in ids] == [f"value {i}" for i in range(4)]
+    finally:
+        new_key.unlink()
+
+
 def test_a_key_file_inside_the_data_directory_is_refused(arbedb_cluster, arbedb_conn, house):
     """pg_basebackup (and every copy of data/) would carry it."""
     server = _server(arbedb_cluster)
@@ -298,24 +355,77 @@ def test_revision_0004_never_writes_a_secret_in_clear_either_way(arbedb_project,
         assert conn.execute("SELECT value FROM arbe_private.secret_values").fetchone() == ("plain one",)
 
 
-# Supabase Vault's interface, not its cryptography (see the stand-in's own comment).
+# Supabase Vault as supabase_vault 0.3.1 behaves, bar its cryptography (the stand-in's own comment).
 VAULT_STAND_IN = Path(__file__).parent / "supabase" / "25_vault_stand_in.sql"
 
 
+@contextmanager
+def vault_only(cluster, conn):
+    """The stand-in loaded, and no key file: Vault alone keeps the values."""
+    server = _server(cluster)
+    conn.execute(VAULT_STAND_IN.read_text())
+    conn.commit()
+    with server_settings(cluster, conn, secret_key_file=server.home / "no-such.key"):
+        yield
+
+
 def test_where_supabase_vault_exists_it_keeps_the_values(arbedb_cluster, arbedb_conn, house):
-    server = _server(arbedb_cluster)
-    arbedb_conn.execute(VAULT_STAND_IN.read_text())
-    arbedb_conn.commit()
-    with server_settings(arbedb_cluster, arbedb_conn, secret_key_file=server.home / "no-such.key"):  # Vault alone
+    with vault_only(arbedb_cluster, arbedb_conn):
         assert arbedb_conn.execute("SELECT arbe_private.secrets_sealable()").fetchone() == (True,)
         as_admin(arbedb_conn, house, "SELECT arbe.set_secret(%s, 'in the vault')", house["secret"])
         as_admin(arbedb_conn, house, "SELECT arbe.set_secret(%s, 'in the vault, again')", house["secret"])
-        entries = arbedb_conn.execute("SELECT id, name FROM vault.secrets").fetchall()
-        assert [name for _, name in entries] == [f"arbe_secret:{house['secret']}"]  # updated, not added
+        entries = arbedb_conn.execute("SELECT id, name, decrypted_secret FROM vault.decrypted_secrets").fetchall()
+        # One entry, updated rather than added, holding the value bound to its secret.
+        assert entries == [(entries[0][0], f"arbe_secret:{house['secret']}", f"{house['secret']}:in the vault, again")]
         sealed = bytes(arbedb_conn.execute("SELECT sealed FROM arbe_private.secret_values").fetchone()[0])
         assert sealed == b"\x02" + entries[0][0].bytes
         assert read_secret(arbedb_conn, house["secret"]) == "in the vault, again"
         arbedb_conn.execute("DELETE FROM vault.secrets")
         arbedb_conn.commit()
         with pytest.raises(errors.ObjectNotInPrerequisiteState, match="Vault, which has no entry"):
+            read_secret(arbedb_conn, house["secret"])
+
+
+def test_the_first_value_kept_in_vault_never_reaches_the_wal(arbedb_cluster, arbedb_conn, arbedb_dsn, house):
+    """Vault's create_secret inserts its argument in clear, then encrypts it: the
+    entry is created empty and then set with update_secret."""
+    with vault_only(arbedb_cluster, arbedb_conn):
+        decoder = Decoder(arbedb_dsn, "test_decoding")
+        try:
+            value, canary = f"s3cr3t-{secrets.token_hex(8)}", f"canary-{secrets.token_hex(8)}"
+            as_admin(arbedb_conn, house, "SELECT arbe.set_secret(%s, %s)", house["secret"], value)
+            arbedb_conn.execute("SELECT vault.create_secret(%s)", (canary,))  # control: Vault's own leak is seen
+            arbedb_conn.commit()
+            decoded = decoder.read()
+            assert b"table vault.secrets: INSERT" in decoded and canary.encode() in decoded
+            assert _leaks(decoded, {"value": value}) == []
+            assert read_secret(arbedb_conn, house["secret"]) == value
+        finally:
+            decoder.close()
+
+
+def test_a_vault_pointer_is_bound_to_its_secret(arbedb_cluster, arbedb_conn, house):
+    other = WorldBuilder(arbedb_conn).row("secrets", house["h"])
+    with vault_only(arbedb_cluster, arbedb_conn):
+        as_admin(arbedb_conn, house, "SELECT arbe.set_secret(%s, 'first')", house["secret"])
+        as_admin(arbedb_conn, house, "SELECT arbe.set_secret(%s, 'second')", other)
+        swap = ("UPDATE arbe_private.secret_values AS v SET sealed = o.sealed FROM arbe_private.secret_values AS o "
+                "WHERE o.secret_id <> v.secret_id")
+        arbedb_conn.execute(swap)
+        arbedb_conn.commit()
+        for secret in (house["secret"], other):
+            with pytest.raises(errors.DataCorrupted, match="integrity"):
+                read_secret(arbedb_conn, secret)
+        arbedb_conn.execute(swap)  # back in place
+        arbedb_conn.commit()
+        assert (read_secret(arbedb_conn, house["secret"]), read_secret(arbedb_conn, other)) == ("first", "second")
+        # An entry written before the binding is tied by its name only, and read while that holds.
+        arbedb_conn.execute("SELECT vault.update_secret(id, 'legacy') FROM vault.secrets WHERE name = %s",
+                            (f"arbe_secret:{house['secret']}",))
+        arbedb_conn.commit()
+        assert read_secret(arbedb_conn, house["secret"]) == "legacy"
+        arbedb_conn.execute("SELECT vault.update_secret(id, new_name => 'renamed') FROM vault.secrets WHERE name = %s",
+                            (f"arbe_secret:{house['secret']}",))
+        arbedb_conn.commit()
+        with pytest.raises(errors.DataCorrupted, match="integrity"):
             read_secret(arbedb_conn, house["secret"])

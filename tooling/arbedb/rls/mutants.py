@@ -134,7 +134,7 @@ FUNCTION_MUTATIONS = {
                     "< arbe.role_rank('member') THEN\n        RAISE EXCEPTION 'only an admin or owner of the secret")],
     "read_secret": [("deleted secrets readable", "s.deleted_at IS NULL AND ", "")],
     # Sealing and unsealing both still round-trip, so only the at-rest check can see it.
-    "secret_keystream": [("secret values stored in clear", "arbe_private.hmac_sha256(\n            enc.key, nonce || pg_catalog.int4send(i))",
+    "secret_keystream": [("secret values stored in clear", "arbe_private.prf(\n            enc_key, nonce || pg_catalog.int4send(i), via)",
                           "pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')")],
 }
 # One stray grant on the private schema: every credential hash and secret value
