@@ -90,8 +90,8 @@ def require_head(project: Project, dsn: str) -> None:
         at = set(current_revisions(conn))
         conn.rollback()
     if at != heads:
-        state = f"is at {', '.join(sorted(at))}, not at head" if at else "is not migrated (no revision applied)"
-        raise ArbedbError(f"{where(dsn)} {state} (head is {', '.join(sorted(heads))}): "
+        state = f"is behind (at {', '.join(sorted(at))}" if at else "is not migrated (no revision applied"
+        raise ArbedbError(f"{where(dsn)} {state}; head is {', '.join(sorted(heads))}): "
                           "run `arbedb apply` against it first")
 
 

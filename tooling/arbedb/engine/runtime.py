@@ -150,7 +150,7 @@ def _lock_holder(conn) -> tuple[str, str]:
         return "another session holding the apply lock", ""
     pid, app, seconds = row
     who = "another arbedb apply" if app == APPLY_APPLICATION else f"another session ({app or 'no application_name'})"
-    return f"{who} (pid {pid})", f", in its transaction for {seconds}s" if seconds is not None else ""
+    return f"{who} (pid {pid})", f" (its transaction has run {seconds}s)" if seconds is not None else ""
 
 
 def _take_apply_lock(conn, project: Project) -> None:
@@ -165,7 +165,7 @@ def _take_apply_lock(conn, project: Project) -> None:
     if conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({ADVISORY_LOCK_KEY})").scalar():
         return
     holder, since = _lock_holder(conn)
-    print(f"arbedb: waiting for {holder}{since} to finish; at most apply_lock_wait = {project.apply_lock_wait}",
+    print(f"arbedb: waiting for {holder} to finish{since}; at most apply_lock_wait = {project.apply_lock_wait}",
           file=sys.stderr, flush=True)
     wait = project.apply_lock_wait.replace("'", "''")
     try:
