@@ -101,7 +101,7 @@ def _set_config(project, key, value):
 
 
 @pytest.mark.parametrize("key, value, pattern", [
-    ("migrations", '"nope"', r"migrations = 'nope', but .*nope/env.py does not exist"),
+    ("migrations", '"nope"', r"migrations = 'nope', but .*/nope does not exist"),
     ("apply_lock_wait", '"soon"', r"apply_lock_wait = 'soon' is not a duration"),
     ("declarative", '["policies", "missing"]', r"declarative folder .*missing does not exist"),
 ])
@@ -110,6 +110,14 @@ def test_a_broken_config_is_one_line_before_any_server_starts(project_copy, key,
     _set_config(project_copy, key, value)
     code, _, stderr = run(project_copy, command)
     one_error_line(code, stderr, pattern)
+    assert not (project_copy.root / ".arbedb").exists()
+
+
+@pytest.mark.parametrize("command", ["status", "apply", "up", "matrix", "verify", "rls-test", "new add_x"])
+def test_a_migrations_folder_without_env_py_is_one_line(project_copy, command):
+    _set_config(project_copy, "migrations", '"policies"')
+    code, _, stderr = run(project_copy, *command.split())
+    one_error_line(code, stderr, r"migrations = 'policies', but .*policies/env.py does not exist")
     assert not (project_copy.root / ".arbedb").exists()
 
 

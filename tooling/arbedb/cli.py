@@ -223,6 +223,7 @@ def matrix(dsn, fmt):
     from .matrix.render import render_html, render_markdown
 
     project = find_project()
+    script_directory(project)
     target = resolve_dsn(project, dsn)
     commands.require_head(project, target.dsn)
     found = probe_matrix(target.dsn)
@@ -314,6 +315,7 @@ def verify(dsn, scratch_dsn, skip, fmt, output):
     project = find_project()
     if scratch_dsn is not None:
         check_dsn(scratch_dsn, "--scratch-dsn")
+    script_directory(project)
     target = resolve_dsn(project, dsn)
     commands.require_head(project, target.dsn)
     _emit_report(run_verify(project, target.dsn, skip=tuple(skip), scratch_dsn=scratch_dsn), fmt, output)
@@ -353,6 +355,7 @@ def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
             raise ArbedbError(f"{len(survivors)} mutant(s) survived: the RLS tests would not notice those changes; "
                               "strengthen the checks or the worlds (tooling/arbedb/rls/)")
         return
+    script_directory(project)
     target = resolve_dsn(project, dsn)
     commands.require_head(project, target.dsn)
     with Progress(transient=True) as progress:

@@ -81,7 +81,15 @@ def load_project(root: Path, table: dict) -> Project:
         if key in kwargs and not _DURATION.match(kwargs[key]):
             raise ArbedbError(f"{where}: {key} = {kwargs[key]!r} is not a duration; write e.g. '120s', '500ms' or '2min'")
     project = Project(root=root, extra={k: v for k, v in table.items() if k not in known}, **kwargs)
-    _check_layout(project, where)
+    # A folder the configuration names must exist (a typo would silently lint or apply nothing);
+    # default folders may be absent until a command needs them (check_layout).
+    if "migrations" in kwargs and not project.migrations_dir.is_dir():
+        raise ArbedbError(f"{where}: migrations = {project.migrations!r}, but {project.migrations_dir} does not "
+                          "exist; point migrations at the folder holding env.py and versions/")
+    for folder in project.declarative_dirs() if "declarative" in kwargs else ():
+        if not folder.is_dir():
+            raise ArbedbError(f"{where}: declarative folder {folder} does not exist; "
+                              "create it or remove it from declarative")
     return project
 
 
@@ -89,7 +97,9 @@ def load_project(root: Path, table: dict) -> Project:
 _DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
 
 
-def _check_layout(project: Project, where: str) -> None:
+def check_layout(project: Project) -> None:
+    """What alembic needs before a command that reads the revision history runs."""
+    where = f"{project.root / 'pyproject.toml'} [tool.arbedb]"
     if not project.alembic_ini.is_file():
         raise ArbedbError(f"{project.alembic_ini}: missing; alembic (and `alembic upgrade head`) need it at the "
                           "project root: restore it from the template project")
@@ -97,7 +107,3 @@ def _check_layout(project: Project, where: str) -> None:
     if not env.is_file():
         raise ArbedbError(f"{where}: migrations = {project.migrations!r}, but {env} does not exist; "
                           "point migrations at the folder holding env.py and versions/")
-    for folder in project.declarative_dirs():
-        if not folder.is_dir():
-            raise ArbedbError(f"{where}: declarative folder {folder} does not exist; "
-                              "create it or remove it from declarative")

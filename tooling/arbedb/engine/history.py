@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Project
+from ..config import Project, check_layout
 from ..errors import ArbedbError
 
 
@@ -59,6 +59,8 @@ def problems(project: Project) -> list[Problem]:
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
+    if not (project.migrations_dir / "env.py").is_file():
+        return []  # no history yet (a lint-only checkout); commands that need one say so (check_layout)
     out = [Problem(f"revision {rev} is declared by {len(files)} files ({', '.join(files)}); alembic would "
                    "silently use only one of them", "give each its own revision id (the next free number) "
                    "and chain its down_revision to the one before", files[-1])
@@ -85,6 +87,7 @@ def script_directory(project: Project):
     """alembic's ScriptDirectory for the project, or one line for the history's first problem."""
     from alembic.script import ScriptDirectory
 
+    check_layout(project)
     found = problems(project)
     if found:
         raise ArbedbError(found[0].line())
