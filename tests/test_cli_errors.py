@@ -280,7 +280,7 @@ def test_a_port_where_something_else_answers_times_out(project_copy, silent_port
     started = time.monotonic()
     code, _, stderr = run(project_copy, "status", "--dsn", f"postgresql://postgres@127.0.0.1:{silent_port}/x",
                           env={"PGCONNECT_TIMEOUT": None})
-    one_error_line(code, stderr, rf"cannot connect to database x on 127.0.0.1:{silent_port} \(nothing answered as "
+    one_error_line(code, stderr, rf"cannot connect to the database x on 127.0.0.1:{silent_port} \(nothing answered as "
                                  r"PostgreSQL within 2s")
     assert time.monotonic() - started < 10
 

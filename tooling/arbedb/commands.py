@@ -63,7 +63,7 @@ def down(project: Project, dsn: str, revision: str = "-1") -> ApplyResult:
     script_directory(project)
     with connect(dsn) as conn:
         at = current_revisions(conn)
-    if not at:
+    if at == ():
         if revision == "base":
             return ApplyResult()
         raise ArbedbError(f"{where(dsn)} is at base (no revision applied): there is nothing to downgrade")
@@ -71,9 +71,17 @@ def down(project: Project, dsn: str, revision: str = "-1") -> ApplyResult:
     return _run_alembic(command.downgrade, cfg, revision)
 
 
-def current_revisions(conn) -> tuple[str, ...]:
-    """The revisions applied to ``conn``'s database (empty: base, nothing applied)."""
+def current_revisions(conn) -> tuple[str, ...] | None:
+    """The revisions applied to ``conn``'s database (empty: base, nothing applied; None: this role
+    may not read arbedb's bookkeeping, e.g. a restricted role rls-test runs as)."""
     with conn.cursor() as cur:
+        cur.execute("SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = %s",
+                    (VERSION_SCHEMA,))
+        usage = cur.fetchone()
+        if usage is None:
+            return ()
+        if not usage[0]:
+            return None
         cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{VERSION_SCHEMA}.alembic_version",))
         if not cur.fetchone()[0]:
             return ()
@@ -87,8 +95,9 @@ def require_head(project: Project, dsn: str) -> None:
 
     heads = set(script_directory(project).get_heads())
     with connect(dsn) as conn:
-        at = set(current_revisions(conn))
+        found = current_revisions(conn)
         conn.rollback()
+    at = heads if found is None else set(found)  # unreadable: the command's own errors will tell
     if at != heads:
         state = f"is behind (at {', '.join(sorted(at))}" if at else "is not migrated (no revision applied"
         raise ArbedbError(f"{where(dsn)} {state}; head is {', '.join(sorted(heads))}): "
@@ -110,7 +119,7 @@ def status(project: Project, dsn: str) -> Status:
     script = script_directory(project)
     heads = tuple(script.get_heads())
     with connect(dsn) as conn, conn.cursor() as cur:
-        current = current_revisions(conn)
+        current = current_revisions(conn) or ()
         pending = [
             f"{rev.revision} {rev.doc}"
             for rev in reversed(list(script.iterate_revisions("heads", current or "base")))

@@ -95,7 +95,7 @@ def open_connection(dsn: str, **kwargs):
         if "timeout expired" in first:
             first = (f"nothing answered as PostgreSQL within {os.environ['PGCONNECT_TIMEOUT']}s: "
                      "is that the server's host and port?")
-        raise ArbedbError(f"cannot connect to {where(dsn)} ({first}); check --dsn / DATABASE_URL") from None
+        raise ArbedbError(f"cannot connect to the {where(dsn)} ({first}); check --dsn / DATABASE_URL") from None
 
 
 @contextmanager
