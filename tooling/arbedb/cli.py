@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sys
 import warnings
-from functools import wraps
 from pathlib import Path
 
 import click
@@ -17,74 +15,10 @@ from .config import find_project
 from .db import check_dsn, default_connect_timeout, resolve_dsn
 from .engine.history import script_directory
 from .errors import ArbedbError
+from .exits import Interrupt, fail_cleanly as _fail_cleanly
 from .server import project_server
 
 warnings.filterwarnings("ignore", module="platformdirs")
-
-
-# What Ctrl-C leaves behind, by command: each of these holds its work in a transaction.
-ROLLED_BACK = {
-    "apply": "the apply's transaction was rolled back: the database is as it was",
-    "up": "the apply's transaction was rolled back: the database is as it was",
-    "down": "the downgrade's transaction was rolled back: the database is as it was",
-    "rls_test": "every world was rolled back: the database is as it was",
-    "matrix": "the probe's transaction was rolled back: the database is as it was",
-    "verify": "verify only reads: the database is as it was",
-}
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a program Ctrl-C stopped
-
-
-class _Interrupt:
-    """Ctrl-C, remembered: code that catches what a cancelled query raises (psycopg turns
-    KeyboardInterrupt during a query into a cancel and the server's QueryCanceled) must not
-    make the command run on and exit 0."""
-
-    seen = False
-
-    @classmethod
-    def handler(cls, signum, frame):
-        cls.seen = True
-        raise KeyboardInterrupt
-
-    @classmethod
-    def check(cls) -> None:
-        if cls.seen:
-            raise KeyboardInterrupt
-
-
-def _fail_cleanly(fn):
-    """Every ArbedbError (and an unwritable path) becomes one line on stderr and exit 1; Ctrl-C,
-    exit 130 with what it left behind; no traceback."""
-
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        _Interrupt.seen = False
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            signal.signal(signal.SIGINT, _Interrupt.handler)
-        try:
-            result = fn(*args, **kwargs)
-            _Interrupt.check()
-            return result
-        except ArbedbError as exc:
-            if _Interrupt.seen:  # a cancelled query's error, reported as such
-                _interrupted(fn.__name__)
-            click.echo(f"arbedb: error: {exc}", err=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            _interrupted(fn.__name__)
-        except OSError as exc:
-            where = f" {exc.filename}" if exc.filename else ""
-            click.echo(f"arbedb: error: cannot use{where} ({exc.strerror or exc}); check that the path exists "
-                       "and is writable", err=True)
-            sys.exit(1)
-
-    return wrapper
-
-
-def _interrupted(command: str):
-    left = ROLLED_BACK.get(command)
-    click.echo(f"arbedb: interrupted{'; ' + left if left else ''}", err=True)
-    sys.exit(EXIT_INTERRUPTED)
 
 
 dsn_option = click.option("--dsn", envvar=None, help="Database URL (else DATABASE_URL, else the local server).")
@@ -346,7 +280,7 @@ def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
             verdicts = mutation_test(
                 project, None if dsn is None else check_dsn(dsn, "--dsn"), examples=mutant_examples, seed_value=seed_value, jobs=jobs,
                 on_start=lambda n: progress.update(task, total=n),
-                on_verdict=lambda v: (_Interrupt.check(), progress.advance(task)))
+                on_verdict=lambda v: (Interrupt.check(), progress.advance(task)))
         survivors = [v for v in verdicts if not v.killed]
         for v in verdicts:
             click.echo(f"{'killed  ' if v.killed else 'SURVIVED'} {v.mutant.name}  ({v.mutant.source}): {v.reason}")
@@ -362,7 +296,7 @@ def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
         task = progress.add_task("worlds", total=examples)
         try:
             result = property_test(target.dsn, examples=examples, seed_value=seed_value,
-                                   on_example=lambda: (_Interrupt.check(), progress.advance(task)))
+                                   on_example=lambda: (Interrupt.check(), progress.advance(task)))
         except Disagreement as exc:
             raise ArbedbError(f"RLS disagrees with the model: {exc}") from None
     click.echo(f"database: {target.origin}")
