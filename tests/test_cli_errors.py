@@ -67,8 +67,9 @@ def test_bad_input_is_one_line(project_copy, argv, env, pattern):
     assert not (project_copy.root / ".arbedb").exists(), "no local server is started for bad input"
 
 
-def test_a_secret_in_a_bad_dsn_is_not_echoed(project_copy):
-    code, _, stderr = run(project_copy, "status", "--dsn", "hunter2secret")
+@pytest.mark.parametrize("dsn", ["hunter2secret", "host=h password=hunter2secret x", "hunter2secret more words"])
+def test_a_secret_in_a_bad_dsn_is_not_echoed(project_copy, dsn):
+    code, _, stderr = run(project_copy, "status", "--dsn", dsn)
     one_error_line(code, stderr, r"not a PostgreSQL connection string")
     assert "hunter2secret" not in stderr
 
@@ -189,13 +190,13 @@ def test_lint_passes_a_linear_history(project_copy):
 def test_lint_report_to_an_unwritable_place(project_copy):
     (project_copy.root / "afile").write_text("")
     code, _, stderr = run(project_copy, "lint", "--engine", "arbedb", "-o", "afile/report.txt")
-    one_error_line(code, stderr, r"cannot write the arbedb lint report in .*afile \(.*\); nothing was written")
+    one_error_line(code, stderr, r"cannot write the arbedb lint report in afile: afile is a file, not a folder; nothing was written")
 
 
 def test_export_to_an_unwritable_place(project_copy):
     (project_copy.root / "afile").write_text("")
     code, _, stderr = run(project_copy, "export", "supabase", "afile/migrations")
-    one_error_line(code, stderr, r"cannot write the Supabase migrations in .*afile/migrations")
+    one_error_line(code, stderr, r"cannot write the Supabase migrations in afile/migrations: afile is a file, not a folder")
 
 
 def test_up_in_a_checkout_where_the_server_cannot_live(project_copy):

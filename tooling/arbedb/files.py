@@ -22,6 +22,10 @@ from .errors import ArbedbError
 def staged(folder: Path, what: str):
     """Yield a staging folder inside ``folder`` (created if missing); ``what`` names the files for the error."""
     folder = Path(folder)
+    clash = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None)
+    if clash is not None:
+        raise ArbedbError(f"cannot write {what} in {folder}: {clash} is a file, not a folder; "
+                          "nothing was written: choose another place")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder, prefix=".arbedb-staging-") as tmp:
