@@ -174,7 +174,7 @@ def test_lint_reports_a_split_history(project_copy, history):
     revisions, pattern = HISTORIES[history]
     for rev in revisions:
         _add_revision(project_copy, *rev)
-    code, out, _ = run(project_copy, "lint", "--engine", "arbedb")
+    code, out, _ = run(project_copy, "lint", "--engine", "arbedb", "policies")
     assert code == 1
     assert re.search(r"ARB090 " + pattern.split(";")[0], out), out
 

@@ -91,12 +91,14 @@ def lint(project: Project, paths: list[str] | None = None, engines: tuple[str, .
         style = pool.submit(_timed, timings, "sqlfluff", fluff.lint, project.root,
                             [s.path for s in targets] if "sqlfluff" in engines else [])
         if "arbedb" in engines:
-            findings += _timed(timings, "arbedb", semantic.check, parsed, project) + history_findings(project)
+            findings += _timed(timings, "arbedb", semantic.check, parsed, project)
         findings += style.result()
     findings += _timed(timings, "squawk", squawk.collect, procs)
 
     if wanted is not None:
         findings = [f for f in findings if f.path in wanted]
+    if "arbedb" in engines:  # the history is the project's, whatever PATHS name: a split stops every apply
+        findings += history_findings(project)
     kept, silenced, problems = _apply_ignores([p for p in parsed if p.source in targets], findings,
                                               full=set(engines) == set(ENGINES))
     kept += problems
