@@ -9,6 +9,7 @@ answers would otherwise hold the command silent for psycopg's default 130 s.
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -46,7 +47,8 @@ def check_dsn(dsn: str, origin: str = "the connection string") -> str:
     try:
         conninfo_to_dict(dsn)
     except ProgrammingError as exc:
-        reason = str(exc).strip().splitlines()[0].replace(dsn, "…") if str(exc).strip() else "unreadable"
+        # psycopg quotes the piece it stumbled on: it may be part of a password, so it goes.
+        reason = re.sub(r'"[^"]*"', '"…"', str(exc).strip().splitlines()[0]) if str(exc).strip() else "unreadable"
         raise ArbedbError(f"{origin} is not a PostgreSQL connection string ({reason}): give {FORMS}") from None
     return dsn
 
