@@ -14,8 +14,8 @@ ANY_SIGNED_IN = {"non-member"} | MEMBERS
 AGENT_KEY = {"agent key"}
 KEYS = {"agent key", "house key"}
 
-# Hard DELETE: service_role only (no authenticated DELETE anywhere). Updating a column
-# to its own value still needs the UPDATE privilege and the UPDATE policy.
+# Hard DELETE: service_role only (no authenticated DELETE anywhere). An "update <column>"
+# probe writes another valid value (matrix/probe.py), as a caller changing it would.
 SPEC_5: dict[tuple[str, str], set[str]] = {
     ("houses", "select"): MEMBERS | KEYS | SERVICE,
     ("houses", "insert"): ANY_SIGNED_IN | SERVICE,
@@ -33,8 +33,8 @@ SPEC_5: dict[tuple[str, str], set[str]] = {
     ("members", "remove the last owner"): set(),  # whoever is writing
     ("threads", "select"): MEMBERS | AGENT_KEY | SERVICE,
     ("threads", "insert"): MEMBERS | AGENT_KEY | SERVICE,
-    # Writing a column back unchanged is no change, so the key's column limit lets it through.
-    ("threads", "update kind"): MEMBERS | AGENT_KEY | SERVICE,
+    # The update probe writes a different value (an unchanged one proves nothing): kind is not the key's.
+    ("threads", "update kind"): MEMBERS | SERVICE,
     ("threads", "set status"): MEMBERS | AGENT_KEY | SERVICE,
     ("threads", "set kind"): MEMBERS | SERVICE,
     ("threads", "soft delete"): MEMBERS | SERVICE,
@@ -42,7 +42,7 @@ SPEC_5: dict[tuple[str, str], set[str]] = {
     ("invites", "select"): ADMINS | SERVICE,
     ("invites", "insert"): SERVICE,
     ("invites", "create via arbe.create_invite"): ADMINS,
-    ("invites", "update email"): SERVICE,  # immutable for callers: only revoking is theirs
+    ("invites", "update email"): set(),  # immutable for every role (docs/decisions.md): only revoking is theirs
     ("invites", "soft delete"): ADMINS | SERVICE,
     ("invites", "delete"): SERVICE,
     ("api_keys", "select"): ADMINS | SERVICE,

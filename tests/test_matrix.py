@@ -98,3 +98,33 @@ def test_html_is_one_page_and_renders_in_headless_chromium(arbedb_dsn):
     subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1100,1900", html.as_uri()],
                    capture_output=True, timeout=120, check=True)
     assert _png_size(shot) == (1100, 1900) and shot.stat().st_size > 20_000
+
+
+def test_html_shows_every_explanation_and_a_coloured_legend(arbedb_dsn):
+    """Nothing only on hover: each cell's number is a reason listed on the page; the legend's
+    marks carry the cells' colours."""
+    from html.parser import HTMLParser
+
+    from arbedb.matrix.render import _PAGE
+
+    matrix = probe_matrix(arbedb_dsn)
+    page = render_html(matrix)
+    reasons = re.findall(r"<ol class=\"why\">(.*?)</ol>", page, re.S)[0]
+    listed = re.findall(r"<li>(.*?)</li>", reasons)
+    cells = re.findall(r'<td class="(?:yes|no|na|unclear)" title="([^"]*)">[^<]*<sup>(\d+)</sup></td>', page)
+    assert len(cells) == len(matrix.rows) * len(CALLERS)
+    assert all(listed[int(note) - 1] == title for title, note in cells)
+    assert "row-level security: row not visible" in listed
+    legend = re.findall(r'<span class="swatch (\w+)">([^<]+)</span>', page)
+    assert [mark for _, mark in legend] == ["yes", "no", "–", "?"]
+    for css, _ in legend:  # each swatch's class has a background of its own
+        assert re.search(rf"^\s*\.{css} {{ background: #[0-9a-f]{{6}};", _PAGE, re.M), css
+    HTMLParser().feed(page)
+
+
+def test_the_update_probe_changes_the_value(arbedb_dsn):
+    """A probe writing a column back unchanged proves nothing: the agent key may not change a
+    thread's kind, and the matrix must say so."""
+    allowed = probe_matrix(arbedb_dsn).allowed()
+    assert "agent key" not in allowed[("threads", "update kind")]
+    assert allowed[("members", "update role")] == {"admin", "owner", "service_role"}

@@ -54,6 +54,21 @@ def test_restart_keeps_data(server):
         assert conn.execute("SELECT to_regclass('kept') IS NOT NULL").fetchone()[0]
 
 
+def test_restart_keeps_the_port_while_it_is_free(server):
+    """A saved URL (DATABASE_URL, a GUI client) keeps working across `db stop` / `db start`."""
+    import socket
+
+    first = server.start()
+    server.stop()
+    assert server.start() == first
+    port = server.port
+    server.stop()
+    with socket.socket() as squatter:  # taken by something else: another port, not a failure
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen(1)
+        assert server.start() != first and server.port != port
+
+
 def test_binary_choice(monkeypatch):
     monkeypatch.delenv("ARBEDB_PG_BINDIR", raising=False)
     assert find_binaries("16").major == 16

@@ -6,32 +6,19 @@ import os
 import shutil
 import sys
 import warnings
-from functools import wraps
 from pathlib import Path
 
 import click
 
 from . import __version__, commands
 from .config import find_project
-from .db import resolve_dsn
+from .db import check_dsn, default_connect_timeout, resolve_dsn
+from .engine.history import script_directory
 from .errors import ArbedbError
+from .exits import Interrupt, fail_cleanly as _fail_cleanly
 from .server import project_server
 
 warnings.filterwarnings("ignore", module="platformdirs")
-
-
-def _fail_cleanly(fn):
-    """Every ArbedbError becomes one line on stderr and exit 1; no traceback."""
-
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ArbedbError as exc:
-            click.echo(f"arbedb: error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper
 
 
 dsn_option = click.option("--dsn", envvar=None, help="Database URL (else DATABASE_URL, else the local server).")
@@ -41,16 +28,17 @@ dsn_option = click.option("--dsn", envvar=None, help="Database URL (else DATABAS
 @click.version_option(__version__, "--version", "-V", package_name="arbedb", message="%(prog)s %(version)s")
 def main() -> None:
     """Version-controlled SQL for Arbe's houses: apply, lint, verify, RLS-test."""
+    default_connect_timeout()
 
 
-def _print_apply(result, target) -> None:
+def _print_apply(result, target, nothing: str = "at head and no declarative file changed") -> None:
     click.echo(f"database: {target.origin}")
     for step in result.steps:
         click.echo(f"  {step}")
     for path in result.declarative:
         click.echo(f"  applied {path}")
     if not result.steps and not result.declarative:
-        click.echo("  nothing to do: at head and no declarative file changed")
+        click.echo(f"  nothing to do: {nothing}")
     for notice in result.notices:
         click.echo(f"arbedb: warning: {notice}", err=True)
     click.echo(f"at {', '.join(result.heads) or 'base'} in {result.seconds:.2f}s")
@@ -63,6 +51,7 @@ def _print_apply(result, target) -> None:
 def apply(dsn, redeclare):
     """Upgrade to head, then policies/, triggers/, electric/: one transaction, all or nothing."""
     project = find_project()
+    script_directory(project)
     target = resolve_dsn(project, dsn)
     _print_apply(commands.apply(project, target.dsn, redeclare=redeclare), target)
 
@@ -72,6 +61,7 @@ def apply(dsn, redeclare):
 def up():
     """Start the local server if needed, apply everything, say where it is."""
     project = find_project()
+    script_directory(project)
     target = resolve_dsn(project, None)
     _print_apply(commands.apply(project, target.dsn), target)
     click.echo(f"connect: psql {target.dsn}   (or `arbedb db psql`)")
@@ -84,8 +74,9 @@ def up():
 def down(revision, dsn):
     """Downgrade to REVISION (default: one step back; `base` for everything)."""
     project = find_project()
+    script_directory(project)
     target = resolve_dsn(project, dsn)
-    _print_apply(commands.down(project, target.dsn, revision), target)
+    _print_apply(commands.down(project, target.dsn, revision), target, nothing="already at base")
 
 
 @main.command()
@@ -94,6 +85,7 @@ def down(revision, dsn):
 def status(dsn):
     """Current and pending revisions, changed declarative files, drift."""
     project = find_project()
+    script_directory(project)
     target = resolve_dsn(project, dsn)
     st = commands.status(project, target.dsn)
     click.echo(f"database: {target.origin}")
@@ -168,7 +160,10 @@ def matrix(dsn, fmt):
     from .matrix.probe import probe_matrix
     from .matrix.render import render_html, render_markdown
 
-    target = resolve_dsn(find_project(), dsn)
+    project = find_project()
+    script_directory(project)
+    target = resolve_dsn(project, dsn)
+    commands.require_head(project, target.dsn)
     found = probe_matrix(target.dsn)
     if not found.rows:
         raise ArbedbError("no house-scoped table in this database; run `arbedb apply` first")
@@ -198,9 +193,11 @@ def _emit_report(report, fmt: str, output) -> None:
     """Print (or write) a lint/verify report; exit 1 when it holds an error."""
     from .reporting import render
 
+    from .files import write_one
+
     text = render(report, fmt)
     if output:
-        Path(output).write_text(text + "\n")
+        write_one(Path(output), text + "\n", f"the {report.tool} report")
         click.echo(f"{report.tool}: {report.errors} error(s), {report.warnings} warning(s); report in {output}",
                    err=True)
     else:
@@ -254,17 +251,23 @@ def verify(dsn, scratch_dsn, skip, fmt, output):
     from .verify import verify as run_verify
 
     project = find_project()
+    if scratch_dsn is not None:
+        check_dsn(scratch_dsn, "--scratch-dsn")
+    script_directory(project)
     target = resolve_dsn(project, dsn)
+    commands.require_head(project, target.dsn)
     _emit_report(run_verify(project, target.dsn, skip=tuple(skip), scratch_dsn=scratch_dsn), fmt, output)
 
 
 @main.command("rls-test")
 @dsn_option
-@click.option("--examples", default=100, show_default=True, help="Generated worlds to check.")
+@click.option("--examples", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Generated worlds to check (at least 1).")
 @click.option("--seed", "seed_value", default=0, show_default=True, help="Hypothesis seed (same seed, same worlds).")
 @click.option("--mutate", is_flag=True, help="Mutation-test the security SQL instead: every mutant must be caught.")
-@click.option("--jobs", type=int, default=None, help="Mutants run in parallel (default: one per core).")
-@click.option("--mutant-examples", default=10, show_default=True, help="Worlds per mutant.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Mutants run in parallel (default: one per core).")
+@click.option("--mutant-examples", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Worlds per mutant (at least 1: a mutant no world runs on is never caught).")
 @_fail_cleanly
 def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
     """Property-test RLS against the permission model (docs/model.md); every change is rolled back."""
@@ -280,9 +283,9 @@ def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
         with Progress(transient=True) as progress:
             task = progress.add_task("mutants", total=None)
             verdicts = mutation_test(
-                project, dsn or None, examples=mutant_examples, seed_value=seed_value, jobs=jobs,
+                project, None if dsn is None else check_dsn(dsn, "--dsn"), examples=mutant_examples, seed_value=seed_value, jobs=jobs,
                 on_start=lambda n: progress.update(task, total=n),
-                on_verdict=lambda v: progress.advance(task))
+                on_verdict=lambda v: (Interrupt.check(), progress.advance(task)))
         survivors = [v for v in verdicts if not v.killed]
         for v in verdicts:
             click.echo(f"{'killed  ' if v.killed else 'SURVIVED'} {v.mutant.name}  ({v.mutant.source}): {v.reason}")
@@ -291,12 +294,14 @@ def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
             raise ArbedbError(f"{len(survivors)} mutant(s) survived: the RLS tests would not notice those changes; "
                               "strengthen the checks or the worlds (tooling/arbedb/rls/)")
         return
+    script_directory(project)
     target = resolve_dsn(project, dsn)
+    commands.require_head(project, target.dsn)
     with Progress(transient=True) as progress:
         task = progress.add_task("worlds", total=examples)
         try:
             result = property_test(target.dsn, load_permissions(project), examples=examples, seed_value=seed_value,
-                                   on_example=lambda: progress.advance(task))
+                                   on_example=lambda: (Interrupt.check(), progress.advance(task)))
         except Disagreement as exc:
             raise ArbedbError(f"RLS disagrees with the model: {exc}") from None
     click.echo(f"database: {target.origin}")
@@ -312,6 +317,7 @@ def db() -> None:
 @db.command()
 @_fail_cleanly
 def start():
+    """Start the local server (created on first start; same port as last time when it is free)."""
     server = project_server(find_project())
     url = server.start()
     click.echo(f"running: {url}  ({server.binaries.describe()}, data in {server.data})")
@@ -320,6 +326,7 @@ def start():
 @db.command()
 @_fail_cleanly
 def stop():
+    """Stop the local server; its data stays in .arbedb/ for the next start."""
     server = project_server(find_project())
     click.echo("stopped" if server.stop() else "not running")
 
@@ -327,6 +334,7 @@ def stop():
 @db.command()
 @_fail_cleanly
 def url():
+    """Print the running local server's URL (for psql, DATABASE_URL, other tools)."""
     server = project_server(find_project())
     if not server.is_running():
         raise ArbedbError("the local server is not running; start it with `arbedb db start`")

@@ -10,17 +10,9 @@ from .engine import catalog
 from .config import Project
 from .engine.declarative import DeclarativeChanges, compare, read_record, recorded_inputs
 from .errors import ArbedbError
+from .engine.history import alembic_config, script_directory
 from .engine.migration import sql_paths
 from .engine.runtime import APPLIED_TABLE, VERSION_SCHEMA, ApplyResult
-
-
-def alembic_config(project: Project, dsn: str | None = None, **attributes):
-    from alembic.config import Config
-
-    cfg = Config(str(project.alembic_ini))
-    cfg.set_main_option("script_location", str(project.migrations_dir))
-    cfg.attributes.update(project=project, dsn=dsn, **attributes)
-    return cfg
 
 
 def _run_alembic(fn, cfg, *args, **kwargs) -> ApplyResult:
@@ -41,6 +33,7 @@ def apply(project: Project, dsn: str, *, redeclare: bool = False) -> ApplyResult
     """Upgrade to head, then the declarative layer; one transaction under the advisory lock."""
     from alembic import command
 
+    script_directory(project)
     cfg = alembic_config(project, dsn, declarative=True, redeclare=redeclare)
     return _run_alembic(command.upgrade, cfg, "head")
 
@@ -62,10 +55,53 @@ def offline_sql(project: Project, target: str = "head", *, declarative: bool = T
 
 
 def down(project: Project, dsn: str, revision: str = "-1") -> ApplyResult:
+    """Downgrade; at base, ``base`` is nothing to do and a step back is an error."""
     from alembic import command
 
+    from .db import connect, where
+
+    script_directory(project)
+    with connect(dsn) as conn:
+        at = current_revisions(conn)
+    if at == ():
+        if revision == "base":
+            return ApplyResult()
+        raise ArbedbError(f"{where(dsn)} is at base (no revision applied): there is nothing to downgrade")
     cfg = alembic_config(project, dsn, declarative=False)
     return _run_alembic(command.downgrade, cfg, revision)
+
+
+def current_revisions(conn) -> tuple[str, ...] | None:
+    """The revisions applied to ``conn``'s database (empty: base, nothing applied; None: this role
+    may not read arbedb's bookkeeping, e.g. a restricted role rls-test runs as)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = %s",
+                    (VERSION_SCHEMA,))
+        usage = cur.fetchone()
+        if usage is None:
+            return ()
+        if not usage[0]:
+            return None
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{VERSION_SCHEMA}.alembic_version",))
+        if not cur.fetchone()[0]:
+            return ()
+        cur.execute(f"SELECT version_num FROM {VERSION_SCHEMA}.alembic_version")
+        return tuple(r[0] for r in cur.fetchall())
+
+
+def require_head(project: Project, dsn: str) -> None:
+    """The one message for a command that needs a migrated database and was given another."""
+    from .db import connect, where
+
+    heads = set(script_directory(project).get_heads())
+    with connect(dsn) as conn:
+        found = current_revisions(conn)
+        conn.rollback()
+    at = heads if found is None else set(found)  # unreadable: the command's own errors will tell
+    if at != heads:
+        state = f"is behind (at {', '.join(sorted(at))}" if at else "is not migrated (no revision applied"
+        raise ArbedbError(f"{where(dsn)} {state}; head is {', '.join(sorted(heads))}): "
+                          "run `arbedb apply` against it first")
 
 
 @dataclass
@@ -78,18 +114,12 @@ class Status:
 
 
 def status(project: Project, dsn: str) -> Status:
-    from alembic.script import ScriptDirectory
-
     from .db import connect
 
-    script = ScriptDirectory.from_config(alembic_config(project))
+    script = script_directory(project)
     heads = tuple(script.get_heads())
     with connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{VERSION_SCHEMA}.alembic_version",))
-        current = ()
-        if cur.fetchone()[0]:
-            cur.execute(f"SELECT version_num FROM {VERSION_SCHEMA}.alembic_version")
-            current = tuple(r[0] for r in cur.fetchall())
+        current = current_revisions(conn) or ()
         pending = [
             f"{rev.revision} {rev.doc}"
             for rev in reversed(list(script.iterate_revisions("heads", current or "base")))
@@ -113,6 +143,7 @@ def status(project: Project, dsn: str) -> Status:
 
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME_LIMIT = 63  # PostgreSQL's identifier length (NAMEDATALEN - 1); alembic would cut the file name at 40
 
 UP_TEMPLATE = """\
 -- {rev} {name}: upgrade.
@@ -126,18 +157,29 @@ DOWN_TEMPLATE = """\
 
 
 def new(project: Project, name: str, *, up_sql: str | None = None, down_sql: str | None = None) -> list[Path]:
-    """A new revision: the alembic file and its .up.sql / .down.sql."""
-    from alembic import command
-    from alembic.script import ScriptDirectory
+    """A new revision: the alembic file and its .up.sql / .down.sql, all three or none."""
+    import os
 
+    from alembic import command
+
+    from .files import publish, staged
+
+    if len(name) > NAME_LIMIT:
+        raise ArbedbError(f"revision name is {len(name)} characters long; at most {NAME_LIMIT} (PostgreSQL's "
+                          "identifier length, and it is part of three file names): shorten it")
     if not _NAME.match(name):
         raise ArbedbError(f"revision name {name!r}: use lower_snake_case letters, digits and _ (e.g. add_labels)")
-    cfg = alembic_config(project)
-    script_dir = ScriptDirectory.from_config(cfg)
+    script_dir = script_directory(project)
     numbers = [int(r.revision) for r in script_dir.walk_revisions() if r.revision.isdigit()]
     rev_id = f"{max(numbers, default=0) + 1:04d}"
-    script = command.revision(cfg, message=name, rev_id=rev_id)
-    up, down_ = sql_paths(script.path)
-    up.write_text(up_sql if up_sql is not None else UP_TEMPLATE.format(rev=rev_id, name=name))
-    down_.write_text(down_sql if down_sql is not None else DOWN_TEMPLATE.format(rev=rev_id, name=name))
-    return [Path(script.path), up, down_]
+    versions = project.migrations_dir / "versions"
+    with staged(versions, f"revision {rev_id}") as tmp:
+        cfg = alembic_config(project)
+        # The staging folder is a second version location, so alembic chains the new file to head.
+        cfg.set_main_option("version_locations", f"{versions}{os.pathsep}{tmp}")
+        cfg.set_main_option("truncate_slug_length", str(NAME_LIMIT))
+        script = command.revision(cfg, message=name, rev_id=rev_id, version_path=str(tmp))
+        up, down_ = sql_paths(script.path)
+        up.write_text(up_sql if up_sql is not None else UP_TEMPLATE.format(rev=rev_id, name=name))
+        down_.write_text(down_sql if down_sql is not None else DOWN_TEMPLATE.format(rev=rev_id, name=name))
+        return publish([Path(script.path), up, down_], versions)

@@ -25,17 +25,18 @@ with ``file:line`` (``supabase_cli_hazards``) and writes nothing.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .commands import alembic_config, offline_sql
+from .commands import offline_sql
+from .engine.history import script_directory
 from .config import Project
 from .engine.runtime import sql_sources
 from .engine.sqlexec import statements, where
 from .errors import ArbedbError
+from .files import publish, staged
 
 _VERSION = re.compile(r"^(\d{14})_.+\.sql$")
 _HEADER = re.compile(r"^-- arbedb export: (?:revision (?P<rev>\S+)|declarative layer (?P<sha>[0-9a-f]{64}))")
@@ -63,13 +64,8 @@ class ExportResult:
 
 def wanted(project: Project) -> tuple[list[Migration], Migration]:
     """The revisions in chain order, and the declarative layer as of head."""
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(alembic_config(project))
+    script = script_directory(project)
     heads = script.get_heads()
-    if len(heads) != 1:
-        raise ArbedbError(f"export needs one head revision, found {len(heads)} ({', '.join(heads)}); "
-                          "merge them with `alembic merge heads`")
     for relpath, text in sql_sources(project, script):
         supabase_cli_hazards(text, relpath)
     revisions = []
@@ -159,13 +155,14 @@ def export_supabase(project: Project, folder: Path, *, now: datetime | None = No
     stamp = (now or datetime.now(timezone.utc)).replace(microsecond=0, tzinfo=None)
     if latest is not None:
         stamp = max(stamp, datetime.strptime(latest, _STAMP) + timedelta(seconds=1))
-    folder.mkdir(parents=True, exist_ok=True)
     result = ExportResult(kept=kept)
-    for migration in new:
-        path = folder / f"{stamp.strftime(_STAMP)}_{migration.slug}.sql"
-        tmp = path.with_suffix(".sql.tmp")
-        tmp.write_text(migration.text)
-        os.replace(tmp, path)
-        result.written.append(path)
-        stamp += timedelta(seconds=1)
+    if not new:
+        return result
+    with staged(folder, "the Supabase migrations") as tmp:
+        files = []
+        for migration in new:
+            files.append(tmp / f"{stamp.strftime(_STAMP)}_{migration.slug}.sql")
+            files[-1].write_text(migration.text)
+            stamp += timedelta(seconds=1)
+        result.written = publish(files, folder)
     return result

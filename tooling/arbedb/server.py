@@ -176,7 +176,15 @@ def _make_traversable(path: Path) -> None:
             parent.chmod(mode | stat.S_IXOTH)
 
 
-def _free_port() -> int:
+def _free_port(prefer: int | None = None) -> int:
+    """``prefer`` (the port of the last start) when it is free, so URLs people saved keep working."""
+    if prefer and prefer != 5432:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", prefer))
+                return prefer
+            except OSError:
+                pass
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -251,8 +259,14 @@ class LocalServer:
 
     @contextmanager
     def _locked(self):
-        self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.home / ".lock", "w") as fh:
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            fh = open(self.home / ".lock", "w")
+        except OSError as exc:
+            raise ArbedbError(f"cannot keep the local server's data in {self.home} ({exc.strerror or exc}): "
+                              "run arbedb from a writable checkout, or use another database with "
+                              "--dsn / DATABASE_URL") from None
+        with fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
@@ -326,8 +340,10 @@ class LocalServer:
             else:
                 self._init()
             last_error: ArbedbError | None = None
+            last_port = self.port
             for _attempt in range(3):  # a free port can be taken between probe and bind
-                port = _free_port()
+                port = _free_port(last_port)
+                last_port = None
                 self._write_settings(port)
                 self.state_file.write_text(json.dumps(
                     {"port": port, "bindir": str(binaries.bindir), "major": binaries.major,

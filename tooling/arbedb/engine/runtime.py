@@ -24,6 +24,7 @@ from .sqlexec import run_sql, statements
 # (bytes of "arbedb" in a bigint): a second apply waits, then finds nothing to do.
 ADVISORY_LOCK_KEY = 0x617262656462
 VERSION_SCHEMA = "arbedb"
+APPLY_APPLICATION = "arbedb apply"  # application_name of an apply's session: how a waiting apply names it
 APPLIED_TABLE = "arbedb.applied"
 
 
@@ -155,17 +156,62 @@ def _keep_warning(diag, result: ApplyResult) -> None:
         result.notices.append(diag.message_primary)
 
 
+_LOCK_HOLDER = f"""
+SELECT a.pid, a.application_name, extract(epoch FROM now() - a.xact_start)::int
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.classid::bigint = {ADVISORY_LOCK_KEY >> 32} AND l.objid::bigint = {ADVISORY_LOCK_KEY & 0xFFFFFFFF}
+"""
+
+
+def _lock_holder(conn) -> tuple[str, str]:
+    """Who holds the apply lock, and for how long (empty when it is not visible to us)."""
+    row = conn.exec_driver_sql(_LOCK_HOLDER).first()
+    if row is None:
+        return "another session holding the apply lock", ""
+    pid, app, seconds = row
+    who = "another arbedb apply" if app == APPLY_APPLICATION else f"another session ({app or 'no application_name'})"
+    return f"{who} (pid {pid})", f" (its transaction has run {seconds}s)" if seconds is not None else ""
+
+
+def _take_apply_lock(conn, project: Project) -> None:
+    """The advisory lock before the prelude re-takes it (instantly): while another apply holds it,
+    say so; when apply_lock_wait runs out, name that setting and the holder, not a line of the prelude."""
+    import sys
+
+    import sqlalchemy.exc
+
+    from ..errors import ArbedbError
+
+    if conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({ADVISORY_LOCK_KEY})").scalar():
+        return
+    holder, since = _lock_holder(conn)
+    print(f"arbedb: waiting for {holder} to finish{since}; at most apply_lock_wait = {project.apply_lock_wait}",
+          file=sys.stderr, flush=True)
+    wait = project.apply_lock_wait.replace("'", "''")
+    try:
+        conn.exec_driver_sql(f"SELECT set_config('lock_timeout', '{wait}', true)")
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
+    except sqlalchemy.exc.DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":
+            raise
+        raise ArbedbError(f"{holder} still held the apply lock after apply_lock_wait = {project.apply_lock_wait}; "
+                          "nothing was applied: let it finish and re-run, or raise apply_lock_wait in "
+                          "[tool.arbedb]") from None
+
+
 def _run_online(context, project: Project, result: ApplyResult) -> None:
-    import psycopg
     from alembic.script import ScriptDirectory
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    from ..db import resolve_dsn
+    from ..db import open_connection, resolve_dsn
 
     config = context.config
     dsn = config.attributes.get("dsn") or resolve_dsn(project).dsn
-    engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn), poolclass=NullPool)
+    engine = create_engine("postgresql+psycopg://", poolclass=NullPool,
+                           creator=lambda: open_connection(dsn, application_name=APPLY_APPLICATION))
     downgraded = []
 
     def on_step(ctx, step, heads, run_args):
@@ -183,6 +229,7 @@ def _run_online(context, project: Project, result: ApplyResult) -> None:
             mc = context.get_context()
             raw = conn.connection.driver_connection
             raw.add_notice_handler(lambda diag: _keep_warning(diag, result))
+            _take_apply_lock(conn, project)
             run_sql(mc, prelude_sql(project), "arbedb prelude")
             publication.send_password(raw, project)
             context.run_migrations()

@@ -60,11 +60,18 @@ def select(project: Project, paths: list[str] | None) -> tuple[list[Source], set
     wanted = set()
     for p in paths:
         path = Path(p).resolve()
+        if not path.exists():
+            raise ArbedbError(f"{p}: no such file or folder; name files or folders of the project to lint "
+                              "(or none, for all of it)")
         try:
             rel = path.relative_to(project.root.resolve()).as_posix()
         except ValueError:
             raise ArbedbError(f"{p} is outside the project at {project.root}; lint files of this project") from None
-        wanted |= {k for k in known if k == rel or k.startswith(rel.rstrip("/") + "/")}
+        matched = {k for k in known if k == rel or k.startswith(rel.rstrip("/") + "/") or rel == "."}
+        if not matched:
+            raise ArbedbError(f"{p}: no SQL that arbedb lints is there (migrations/versions/*.sql and the "
+                              "declarative folders); name one of those, or nothing for the whole project")
+        wanted |= matched
     return sources, wanted
 
 
@@ -90,11 +97,23 @@ def lint(project: Project, paths: list[str] | None = None, engines: tuple[str, .
 
     if wanted is not None:
         findings = [f for f in findings if f.path in wanted]
+    if "arbedb" in engines:  # the history is the project's, whatever PATHS name: a split stops every apply
+        findings += history_findings(project)
     kept, silenced, problems = _apply_ignores([p for p in parsed if p.source in targets], findings,
                                               full=set(engines) == set(ENGINES))
     kept += problems
     kept.sort(key=lambda f: (f.path or "", f.line, f.col, f.code))
     return LintReport(kept, len(targets), tuple(engines), time.perf_counter() - started, silenced, timings)
+
+
+HISTORY = "ARB090"
+
+
+def history_findings(project: Project) -> list[Finding]:
+    """The revision history must be one line (engine/history.py): a rule of the project, on files."""
+    from ..engine.history import problems
+
+    return [Finding(HISTORY, p.message, p.fix, path=p.path) for p in problems(project)]
 
 
 def _apply_ignores(targets: list[ParsedSource], findings: list[Finding], *, full: bool):
@@ -117,7 +136,8 @@ def describe(code: str) -> str | None:
         if module.CODE == code:
             return f"{module.TITLE}: {summary(module)}"
     return {"ARB000": "the SQL does not parse", ignores.NO_REASON: "an ignore comment without a reason",
-            ignores.UNUSED: "an ignore comment that matched nothing"}.get(code)
+            ignores.UNUSED: "an ignore comment that matched nothing",
+            HISTORY: "revision history: one line, each revision id declared once"}.get(code)
 
 
 def as_report(result: LintReport):

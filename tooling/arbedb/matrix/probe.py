@@ -211,11 +211,48 @@ def _agent_keys(conn, tables: dict[str, list[Column]], house: uuid.UUID, rows: d
 # -- the probes --------------------------------------------------------------------------------
 
 def _ordinary_column(columns: list[Column]) -> str:
-    """The column an 'update' probe writes back unchanged: the table's first own, non-reference column."""
+    """The column an 'update' probe changes: the table's first own, non-reference column."""
     for column in columns:
         if column.name not in COMMON and not column.parent and not column.name.endswith(("_by", "_id")):
             return column.name
     return "updated_at"
+
+
+_CHECKED_VALUES = """
+SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k
+JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+WHERE k.conrelid = to_regclass(%s) AND k.contype = 'c' AND cardinality(k.conkey) = 1 AND a.attname = %s
+"""
+
+
+def _changed_value(conn, table: str, column: Column, row) -> object:
+    """A valid value other than the row's own: writing a column back unchanged proves nothing (a guard
+    comparing OLD and NEW lets it through). A CHECK listing the allowed values gives the one listed
+    just before the current value (wrapping); otherwise a value derived from the current one."""
+    import datetime
+    import json
+    import re
+
+    with as_service(conn) as cur:
+        cur.execute(sql.SQL("SELECT {} FROM public.{} WHERE id = %s").format(
+            sql.Identifier(column.name), sql.Identifier(table)), (row,))
+        found = cur.fetchone()
+    current = found[0] if found else None
+    for (definition,) in conn.execute(_CHECKED_VALUES, (f"public.{table}", column.name)).fetchall():
+        allowed = re.findall(r"'((?:[^']|'')*)'", definition)
+        if len(allowed) > 1 and current in allowed:
+            return allowed[allowed.index(current) - 1].replace("''", "'")
+    if isinstance(current, bool):
+        return not current
+    if isinstance(current, (int, float)):
+        return current + 1
+    if isinstance(current, (datetime.datetime, datetime.date)):
+        return current + datetime.timedelta(days=1)
+    if isinstance(current, (dict, list)) or column.type in ("jsonb", "json"):
+        return json.dumps({"probe": "changed"} if current != {"probe": "changed"} else {"probe": "changed again"})
+    if isinstance(current, uuid.UUID):
+        return uuid.uuid4()
+    return f"{current if current is not None else 'probe'}-changed"
 
 
 def _function_exists(conn, signature: str) -> bool:
@@ -229,11 +266,13 @@ def probes(conn, tables: dict[str, list[Column]], world: World) -> list[Probe]:
         t = sql.Identifier(table)
         row = sql.Literal(world.rows.get(table))
         col = _ordinary_column(columns)
+        column = next((c for c in columns if c.name == col), None)
+        changed = sql.Literal(_changed_value(conn, table, column, world.rows.get(table)) if column else None)
         out += [
             Probe(table, "select", q("SELECT 1 FROM public.{} WHERE id = {}").format(t, row), reads=True),
             Probe(table, "insert", q("")),  # per caller: see _statement
-            Probe(table, f"update {col}", q("UPDATE public.{} SET {c} = {c} WHERE id = {}").format(
-                t, row, c=sql.Identifier(col))),
+            Probe(table, f"update {col}", q("UPDATE public.{} SET {c} = {v} WHERE id = {}").format(
+                t, row, c=sql.Identifier(col), v=changed if column else sql.SQL("now()"))),
             Probe(table, "soft delete", q("UPDATE public.{} SET deleted_at = now() WHERE id = {}").format(t, row)),
             Probe(table, "delete", q("DELETE FROM public.{} WHERE id = {}").format(t, row)),
         ]

@@ -38,26 +38,30 @@ _PAGE = """<!doctype html>
   th { background: #f1f3f6; position: sticky; top: 0; }
   td.table { text-align: left; font-weight: 600; background: #fafbfc; }
   td.command { text-align: left; font-family: ui-monospace, monospace; }
-  td.yes { background: #d8f3dc; color: #14532d; }
-  td.no { background: #fde2e1; color: #7f1d1d; }
-  td.na { background: #eef0f3; color: #6b7280; }
-  td.unclear { background: #fff3c4; color: #713f12; }
+  .yes { background: #d8f3dc; color: #14532d; }
+  .no { background: #fde2e1; color: #7f1d1d; }
+  .na { background: #eef0f3; color: #6b7280; }
+  .unclear { background: #fff3c4; color: #713f12; }
+  td sup { font-size: .7em; margin-left: .15em; }
+  ol.why { columns: 2; max-width: 70rem; color: #333; }
   tr.first td { border-top: 2px solid #9aa3ad; }
   ul.legend { list-style: none; padding: 0; display: flex; gap: 1.2rem; flex-wrap: wrap; }
-  ul.legend span { display: inline-block; padding: 0 .5rem; border: 1px solid #d4d8de; }
+  ul.legend span { display: inline-block; padding: 0 .5rem; border: 1px solid #d4d8de; min-width: 1.2rem; text-align: center; }
 </style></head>
 <body>
 <h1>{{ title }}</h1>
-<p class="meta">{{ server }}. {{ how }} Hover a cell for what decided it.</p>
+<p class="meta">{{ server }}. {{ how }} The number in a cell is what decided it (listed under the table).</p>
+<ul class="legend">{% for mark, meaning in legend %}<li><span class="swatch {{ mark.css }}">{{ mark.mark }}</span> {{ meaning }}</li>{% endfor %}</ul>
 <table>
 <thead><tr><th>table</th><th>command</th>{% for c in callers %}<th>{{ c }}</th>{% endfor %}</tr></thead>
 <tbody>
 {% for row in rows %}<tr class="{{ 'first' if row.first else '' }}">
 <td class="table">{{ row.table if row.first else '' }}</td><td class="command">{{ row.action }}</td>
-{% for cell in row.cells %}<td class="{{ cell.css }}" title="{{ cell.reason }}">{{ cell.mark }}</td>{% endfor %}
+{% for cell in row.cells %}<td class="{{ cell.css }}" title="{{ cell.reason }}">{{ cell.mark }}<sup>{{ cell.note }}</sup></td>{% endfor %}
 </tr>
 {% endfor %}</tbody></table>
-<ul class="legend">{% for mark, meaning in legend.items() %}<li><span>{{ mark }}</span> {{ meaning }}</li>{% endfor %}</ul>
+<h2>What decided each cell</h2>
+<ol class="why">{% for reason in reasons %}<li>{{ reason }}</li>{% endfor %}</ol>
 </body></html>
 """
 _CSS = {"yes": "yes", "no": "no", "–": "na", "?": "unclear"}
@@ -66,11 +70,13 @@ _CSS = {"yes": "yes", "no": "no", "–": "na", "?": "unclear"}
 def render_html(matrix: Matrix) -> str:
     from jinja2 import Environment
 
-    rows, previous = [], None
+    rows, previous, notes = [], None, {}
     for probe, cells in matrix.rows:
         rows.append({"table": probe.table, "action": probe.action, "first": probe.table != previous,
-                     "cells": [{"mark": cells[c].mark, "css": _CSS[cells[c].mark], "reason": cells[c].reason}
-                               for c in CALLERS]})
+                     "cells": [{"mark": cells[c].mark, "css": _CSS[cells[c].mark], "reason": cells[c].reason,
+                                "note": notes.setdefault(cells[c].reason, len(notes) + 1)} for c in CALLERS]})
         previous = probe.table
+    legend = [({"mark": mark, "css": _CSS[mark]}, meaning) for mark, meaning in LEGEND.items()]
     page = Environment(autoescape=True).from_string(_PAGE)
-    return page.render(title=TITLE, server=matrix.server, how=HOW, callers=CALLERS, rows=rows, legend=LEGEND)
+    return page.render(title=TITLE, server=matrix.server, how=HOW, callers=CALLERS, rows=rows, legend=legend,
+                       reasons=list(notes))

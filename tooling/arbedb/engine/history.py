@@ -1,0 +1,96 @@
+"""The revision history as alembic reads it, and what in it alembic would only warn about.
+
+arbedb's history is one line: each revision names the one before it. Two revisions with
+the same parent (two heads) or two files declaring the same revision id are mistakes of
+a merge or a copy; alembic warns (a revision present twice: one of the two is silently
+ignored) or asks for ``heads``, which ``arbedb apply`` does not take. Every command that
+reads the history (apply, down, status, new) and ``arbedb lint`` ask this module instead.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Project, check_layout
+from ..errors import ArbedbError
+
+
+def alembic_config(project: Project, dsn: str | None = None, **attributes):
+    from alembic.config import Config
+
+    cfg = Config(str(project.alembic_ini))
+    cfg.set_main_option("script_location", str(project.migrations_dir))
+    cfg.attributes.update(project=project, dsn=dsn, **attributes)
+    return cfg
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    fix: str
+    path: str  # relative to the project root
+
+    def line(self) -> str:
+        return f"{self.path}: {self.message}; {self.fix}"
+
+
+def _relative(project: Project, path: str | Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(project.root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _declared_ids(project: Project) -> dict[str, list[str]]:
+    """revision id -> the files that declare it, read from the files (alembic keeps only one of each)."""
+    found: dict[str, list[str]] = {}
+    for py in sorted((project.migrations_dir / "versions").glob("*.py")):
+        match = re.search(r"""^revision\s*(?::\s*str\s*)?=\s*["']([^"']+)["']""", py.read_text(), re.M)
+        if match:
+            found.setdefault(match.group(1), []).append(_relative(project, py))
+    return found
+
+
+def problems(project: Project) -> list[Problem]:
+    """Everything that keeps the history from being one line, oldest first."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    if not (project.migrations_dir / "env.py").is_file():
+        return []  # no history yet (a lint-only checkout); commands that need one say so (check_layout)
+    out = [Problem(f"revision {rev} is declared by {len(files)} files ({', '.join(files)}); alembic would "
+                   "silently use only one of them", "give each its own revision id (the next free number) "
+                   "and chain its down_revision to the one before", files[-1])
+           for rev, files in _declared_ids(project).items() if len(files) > 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # each warning alembic has is reported above, as a problem
+        try:
+            script = ScriptDirectory.from_config(alembic_config(project))
+            heads = script.get_heads()
+        except CommandError as exc:
+            return out + [Problem(str(exc), "fix the revision files' revision / down_revision",
+                                  _relative(project, project.migrations_dir / "versions"))]
+        if len(heads) > 1:
+            revs = [script.get_revision(h) for h in heads]
+            parents = sorted({str(r.down_revision) for r in revs})
+            out.append(Problem(
+                f"the history splits: revisions {', '.join(sorted(heads))} all follow {', '.join(parents)}",
+                f"set down_revision of {max(heads)} to {min(heads)} (one line of revisions; apply takes no branch)",
+                _relative(project, next(r for r in revs if r.revision == max(heads)).path)))
+    return out
+
+
+def script_directory(project: Project):
+    """alembic's ScriptDirectory for the project, or one line for the history's first problem."""
+    from alembic.script import ScriptDirectory
+
+    check_layout(project)
+    found = problems(project)
+    if found:
+        raise ArbedbError(found[0].line())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ScriptDirectory.from_config(alembic_config(project))
