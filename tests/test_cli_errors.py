@@ -22,7 +22,10 @@ from click.testing import CliRunner
 from arbedb.cli import main
 from arbedb.engine.runtime import ADVISORY_LOCK_KEY, APPLY_APPLICATION
 
-HEAD_REVISION = "migrations/versions/0007_key_liveness.py"
+from revisions import HEAD, NEXT, STEMS
+
+HEAD_REVISION = f"migrations/versions/{STEMS[-1]}.py"
+AFTER = f"{int(NEXT) + 1:04d}"  # the revision after NEXT
 
 
 def run(project, *argv, env=None):
@@ -135,10 +138,10 @@ def _add_revision(project, rev, down, stem):
 
 
 HISTORIES = {
-    "two heads": ([("0008", "0007", "0008_a"), ("0009", "0007", "0009_b")],
-                  r"the history splits: revisions 0008, 0009 all follow 0007; set down_revision of 0009 to 0008"),
-    "one id twice": ([("0008", "0007", "0008_a"), ("0008", "0007", "0008_b")],
-                     r"revision 0008 is declared by 2 files .*0008_a.py, .*0008_b.py"),
+    "two heads": ([(NEXT, HEAD, f"{NEXT}_a"), (AFTER, HEAD, f"{AFTER}_b")],
+                  rf"the history splits: revisions {NEXT}, {AFTER} all follow {HEAD}; set down_revision of {AFTER} to {NEXT}"),
+    "one id twice": ([(NEXT, HEAD, f"{NEXT}_a"), (NEXT, HEAD, f"{NEXT}_b")],
+                     rf"revision {NEXT} is declared by 2 files .*{NEXT}_a.py, .*{NEXT}_b.py"),
 }
 
 
@@ -180,8 +183,8 @@ def test_lint_reports_a_split_history(project_copy, history):
 
 
 def test_lint_passes_a_linear_history(project_copy):
-    _add_revision(project_copy, "0008", "0007", "0008_a")
-    code, out, _ = run(project_copy, "lint", "--engine", "arbedb", "migrations/versions/0008_a.up.sql")
+    _add_revision(project_copy, NEXT, HEAD, f"{NEXT}_a")
+    code, out, _ = run(project_copy, "lint", "--engine", "arbedb", f"migrations/versions/{NEXT}_a.up.sql")
     assert "ARB090" not in out, out
 
 
@@ -218,7 +221,7 @@ def test_new_in_a_read_only_checkout_writes_nothing(project_copy):
                            sys.executable, "-m", "arbedb.cli", "new", "add_x"],
                           cwd=project_copy.root, capture_output=True, text=True)
     one_error_line(proc.returncode, proc.stderr,
-                   r"cannot write revision 0008 in .*migrations/versions \(Permission denied\); nothing was written")
+                   rf"cannot write revision {NEXT} in .*migrations/versions \(Permission denied\); nothing was written")
     assert sorted(p.name for p in versions.iterdir()) == before
 
 
@@ -226,10 +229,10 @@ def test_new_writes_its_three_files(project_copy):
     code, out, stderr = run(project_copy, "new", "b" * 63)
     assert code == 0, stderr
     versions = project_copy.root / "migrations" / "versions"
-    stem = "0008_" + "b" * 63
-    assert {p.name for p in versions.iterdir() if p.name.startswith("0008")} == {
+    stem = f"{NEXT}_" + "b" * 63
+    assert {p.name for p in versions.iterdir() if p.name.startswith(NEXT)} == {
         f"{stem}.py", f"{stem}.up.sql", f"{stem}.down.sql"}
-    assert "down_revision = '0007'" in (versions / f"{stem}.py").read_text()
+    assert f"down_revision = '{HEAD}'" in (versions / f"{stem}.py").read_text()
     assert not [p for p in versions.iterdir() if p.name.startswith(".arbedb-staging")]
 
 
@@ -239,7 +242,7 @@ def test_new_writes_its_three_files(project_copy):
 def test_an_unmigrated_database_is_named_with_the_fix(project_copy, empty_dsn, argv):
     code, _, stderr = run(project_copy, *argv, "--dsn", empty_dsn)
     one_error_line(code, stderr, r"database \S+ on 127.0.0.1:\d+ is not migrated \(no revision applied; head is "
-                                 r"0007\): run `arbedb apply` against it first")
+                                 rf"{HEAD}\): run `arbedb apply` against it first")
 
 
 def test_down_at_base(project_copy, empty_dsn):

@@ -1,11 +1,13 @@
-"""Writing files all or nothing: staged in a private folder beside the targets, then renamed.
+"""Writing files all or nothing.
 
-A command that writes several files (a revision and its SQL, an export, a report) writes
-them first into a temporary folder inside the destination (same filesystem, so the final
-``os.replace`` is a rename), then moves them in. Anything that fails before the move leaves
-the destination as it was; the staging folder goes with the ``with`` block. An unwritable
-destination (a read-only checkout, a file where a folder must be) is one line, not a
-traceback.
+Two pieces, one guarantee: ``staged`` gives a command a private folder inside the
+destination to generate files in (alembic writes a revision's script there, the export its
+migrations), and ``Staged`` moves texts into place all or nothing: each staged beside its
+target (same filesystem, so the final ``os.replace`` is a rename), a read-only target
+refused before anything is touched, and on any failure the targets already replaced get
+their old text back and the new ones are removed. ``publish`` is the two together. An
+unwritable destination (a read-only checkout, a file where a folder must be) is one line,
+not a traceback.
 """
 
 from __future__ import annotations
@@ -36,13 +38,11 @@ def staged(folder: Path, what: str):
 
 
 def publish(paths: list[Path], folder: Path) -> list[Path]:
-    """Move staged ``paths`` into ``folder`` under the same names; the final paths."""
-    out = []
-    for path in paths:
-        target = Path(folder) / Path(path).name
-        os.replace(path, target)
-        out.append(target)
-    return out
+    """Move staged ``paths`` into ``folder`` under the same names, all or nothing; the final paths."""
+    targets = {Path(folder) / Path(path).name: Path(path).read_text() for path in paths}
+    with Staged(targets) as files:
+        files.commit()
+    return list(targets)
 
 
 def write_one(path: Path, text: str, what: str) -> Path:
@@ -52,3 +52,80 @@ def write_one(path: Path, text: str, what: str) -> Path:
         staged_file = tmp / path.name
         staged_file.write_text(text)
         return publish([staged_file], path.parent)[0]
+
+
+class Staged:
+    """Several files written all or nothing, possibly over existing ones and in several
+    folders: every text is staged in a temporary file beside its target before any
+    target is touched, then renamed into place (``commit``); on any failure the targets
+    that were replaced get their old text back and the new ones are removed."""
+
+    def __init__(self, texts: dict[Path, str]) -> None:
+        self.texts = texts
+        self.originals: dict[Path, str | None] = {}
+        self.temps: dict[Path, Path] = {}
+        self.replaced: list[Path] = []
+        self.revision_files: list[Path] = []
+
+    def __enter__(self) -> Staged:
+        try:
+            for target, text in self.texts.items():
+                _writable(target)
+                self.originals[target] = target.read_text() if target.exists() else None
+                temp = target.with_name(f".{target.name}.arbedb-staged")
+                self.temps[target] = temp
+                temp.write_text(text)
+        except BaseException as exc:
+            self._undo()
+            raise _one_line(exc) from None
+        return self
+
+    def revision(self, folder: Path, make) -> None:
+        """Run ``make`` (which writes a revision's files into ``folder``); what it creates is
+        removed again on failure, as the staged files are."""
+        before = set(folder.iterdir())
+        try:
+            make()
+        finally:
+            self.revision_files = sorted(set(folder.iterdir()) - before)
+
+    def commit(self) -> None:
+        for target, temp in self.temps.items():
+            os.replace(temp, target)
+            self.replaced.append(target)
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if exc is None:
+            return False
+        self._undo()
+        raise _one_line(exc) from None
+
+    def _undo(self) -> None:
+        for temp in self.temps.values():
+            temp.unlink(missing_ok=True)
+        for path in self.revision_files:
+            path.unlink(missing_ok=True)
+        for target in reversed(self.replaced):
+            old = self.originals[target]
+            if old is None:
+                target.unlink(missing_ok=True)
+            else:
+                target.write_text(old)
+
+
+def _writable(target: Path) -> None:
+    """A read-only target is the user saying no: refuse it rather than rename over it."""
+    folder = target.parent
+    if target.exists() and not os.access(target, os.W_OK):
+        raise ArbedbError(f"{target}: not writable; make it writable (or run where it is) and run the command again; "
+                          "nothing was written")
+    if not os.access(folder, os.W_OK):
+        raise ArbedbError(f"{folder}/: not writable; make it writable and run the command again; nothing was written")
+
+
+def _one_line(exc: BaseException) -> BaseException:
+    if isinstance(exc, OSError):
+        where = exc.filename or "a file"
+        return ArbedbError(f"{where}: could not write ({exc.strerror}); make it writable and run the command again; "
+                           "nothing was written")
+    return exc

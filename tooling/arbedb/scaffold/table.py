@@ -26,7 +26,7 @@ from ..errors import ArbedbError
 from ..electric.shapes import load_shapes, shapes_path
 from ..permissions import ROLES, load_permissions, permissions_path
 from .sql import DOWN, POLICIES, TRIGGERS, UP, NewTable, declaration, render
-from .stage import Staged
+from ..files import Staged
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 POLICY_NUMBERS = range(30, 50)  # after the membership functions (20), beside the other tables' policies
