@@ -14,7 +14,9 @@ import pytest
 from conftest import ROOT, assert_same_catalog, snapshot
 from matrix_spec import SPEC_5, differences
 
+from arbedb.matrix.declared import departures
 from arbedb.matrix.probe import CALLERS, probe_matrix
+from arbedb.permissions import load_permissions
 from arbedb.matrix.render import render_html, render_markdown
 
 ARTIFACTS = ROOT / "artifacts"
@@ -40,6 +42,28 @@ def test_a_loosened_policy_shows_in_the_matrix(arbedb_dsn):
         # Not the non-member (nor the house key): a DELETE ... WHERE also needs the row to pass the SELECT policy.
         "threads delete: database allows ['admin', 'agent key', 'member', 'owner', 'service_role'], "
         "SPEC §5 ['service_role']",
+    ]
+
+
+def test_the_database_keeps_the_declarations(arbedb_dsn, arbedb_project):
+    """What the matrix finds agrees with policies/permissions.toml wherever the declaration
+    alone decides the cell (matrix/declared.py)."""
+    assert departures(probe_matrix(arbedb_dsn), load_permissions(arbedb_project)) == []
+
+
+def test_a_policy_that_departs_from_its_declaration_is_named(arbedb_dsn, arbedb_project):
+    with psycopg.connect(arbedb_dsn) as conn:
+        conn.execute("DROP POLICY agents_insert ON public.agents")
+        conn.execute("CREATE POLICY agents_insert ON public.agents FOR INSERT TO authenticated "
+                     "WITH CHECK (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('member'))))")
+        conn.execute("DROP POLICY environments_select ON public.environments")
+        conn.execute("CREATE POLICY environments_select ON public.environments FOR SELECT TO authenticated "
+                     "USING (true)")
+        conn.execute("CREATE TABLE public.undeclared (id uuid PRIMARY KEY, house_id uuid, deleted_at timestamptz)")
+    assert departures(probe_matrix(arbedb_dsn), load_permissions(arbedb_project)) == [
+        "undeclared: no declaration in policies/permissions.toml; add one (docs/model.md §7)",
+        "agents insert as member: the database says yes, the declaration says no",
+        "environments select as non-member: the database says yes, the declaration says no",
     ]
 
 

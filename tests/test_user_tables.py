@@ -12,6 +12,8 @@ from conftest import ROOT
 
 from arbedb import commands
 from arbedb.errors import ArbedbError
+from arbedb.matrix.declared import departures
+from arbedb.matrix.probe import probe_matrix
 from arbedb.permissions import load_permissions
 from arbedb.rls.checks import Disagreement, run
 from arbedb.scaffold.table import new_table
@@ -80,6 +82,20 @@ def test_a_rule_the_nine_do_not_use_members_write_keys_read_nothing(project, emp
                      "USING (house_id = ANY (ARRAY(SELECT arbe.caller_house_ids('admin'))))")
     with pytest.raises(Disagreement, match="tasks"):
         _property(empty_dsn, perms)
+
+
+def test_the_matrix_holds_user_tables_to_their_declarations(scaffolded):
+    """The matrix finds labels and notes and judges them by their declarations: none as
+    generated; a SELECT opened to everyone is named, cell by cell."""
+    project, dsn, perms = scaffolded
+    found = probe_matrix(dsn)
+    assert {"labels", "notes"} <= {probe.table for probe, _ in found.rows}
+    assert departures(found, perms) == []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ALTER POLICY notes_select ON public.notes USING (true)")
+    assert departures(probe_matrix(dsn), perms) == [
+        f"notes select as {caller}: the database says yes, the declaration says no"
+        for caller in ("non-member", "agent key", "house key")]
 
 
 def test_a_table_with_rls_and_no_declaration_fails_rls_test_in_one_line(project, empty_dsn):

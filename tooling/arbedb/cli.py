@@ -157,8 +157,10 @@ def shapes(as_json):
 @_fail_cleanly
 def matrix(dsn, fmt):
     """The permission matrix, found by running each command as each caller (all rolled back)."""
+    from .matrix.declared import departures
     from .matrix.probe import probe_matrix
     from .matrix.render import render_html, render_markdown
+    from .permissions import load_permissions, permissions_path
 
     project = find_project()
     script_directory(project)
@@ -167,7 +169,11 @@ def matrix(dsn, fmt):
     found = probe_matrix(target.dsn)
     if not found.rows:
         raise ArbedbError("no house-scoped table in this database; run `arbedb apply` first")
+    found.departures = departures(found, load_permissions(project))
     click.echo(render_html(found) if fmt == "html" else render_markdown(found), nl=False)
+    if found.departures:
+        raise ArbedbError(f"the database departs from {permissions_path(project).name} in "
+                          f"{len(found.departures)} cell(s), listed under the matrix; fix the policy or the declaration")
 
 
 @main.group()

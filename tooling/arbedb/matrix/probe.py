@@ -62,6 +62,8 @@ class Probe:
 class Matrix:
     server: str
     rows: list[tuple[Probe, dict[str, Cell]]] = field(default_factory=list)
+    # Where the database does other than policies/permissions.toml says (matrix/declared.py).
+    departures: list[str] = field(default_factory=list)
 
     def allowed(self) -> dict[tuple[str, str], set[str]]:
         """(table, action) -> the callers allowed; what the tests compare with docs/model.md §4."""

@@ -9,6 +9,7 @@ HOW = ("Each cell was found by executing the command as that caller (impersonate
        "on a world built inside a transaction that was then rolled back; nothing was read from policy text.")
 LEGEND = {"yes": "allowed", "no": "refused (privilege, row-level security or a guard)",
           "–": "does not apply to this caller", "?": "could not be probed (see the reason)"}
+DEPARTURES = "Where the database departs from the permission declarations (policies/permissions.toml)"
 
 
 def render_markdown(matrix: Matrix) -> str:
@@ -21,6 +22,8 @@ def render_markdown(matrix: Matrix) -> str:
     unclear = matrix.unclear()
     if unclear:
         lines += ["", "Not probed:", *(f"- {line}" for line in unclear)]
+    if matrix.departures:
+        lines += ["", DEPARTURES + ":", *(f"- {line}" for line in matrix.departures)]
     return "\n".join(lines) + "\n"
 
 
@@ -60,6 +63,8 @@ _PAGE = """<!doctype html>
 {% for cell in row.cells %}<td class="{{ cell.css }}" title="{{ cell.reason }}">{{ cell.mark }}<sup>{{ cell.note }}</sup></td>{% endfor %}
 </tr>
 {% endfor %}</tbody></table>
+{% if departures %}<h2>{{ departures_title }}</h2>
+<ul class="departures">{% for line in departures %}<li>{{ line }}</li>{% endfor %}</ul>{% endif %}
 <h2>What decided each cell</h2>
 <ol class="why">{% for reason in reasons %}<li>{{ reason }}</li>{% endfor %}</ol>
 </body></html>
@@ -79,4 +84,4 @@ def render_html(matrix: Matrix) -> str:
     legend = [({"mark": mark, "css": _CSS[mark]}, meaning) for mark, meaning in LEGEND.items()]
     page = Environment(autoescape=True).from_string(_PAGE)
     return page.render(title=TITLE, server=matrix.server, how=HOW, callers=CALLERS, rows=rows, legend=legend,
-                       reasons=list(notes))
+                       reasons=list(notes), departures=matrix.departures, departures_title=DEPARTURES)
