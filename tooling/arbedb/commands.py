@@ -158,6 +158,7 @@ DOWN_TEMPLATE = """\
 
 def new(project: Project, name: str, *, up_sql: str | None = None, down_sql: str | None = None) -> list[Path]:
     """A new revision: the alembic file and its .up.sql / .down.sql, all three or none."""
+    import argparse
     import os
 
     from alembic import command
@@ -178,6 +179,9 @@ def new(project: Project, name: str, *, up_sql: str | None = None, down_sql: str
         # The staging folder is a second version location, so alembic chains the new file to head.
         cfg.set_main_option("version_locations", f"{versions}{os.pathsep}{tmp}")
         cfg.set_main_option("truncate_slug_length", str(NAME_LIMIT))
+        # alembic would announce the staging path ("Generating …/.arbedb-staging-…"); the
+        # caller prints the final paths instead.
+        cfg.cmd_opts = argparse.Namespace(quiet=True)
         script = command.revision(cfg, message=name, rev_id=rev_id, version_path=str(tmp))
         up, down_ = sql_paths(script.path)
         up.write_text(up_sql if up_sql is not None else UP_TEMPLATE.format(rev=rev_id, name=name))
