@@ -66,7 +66,8 @@ def revoke_everything(conn, owner) -> None:
 def made_by(conn, table: str, house, creators, each: int) -> None:
     """`each` rows of the house by each creator (NULL: server code), written by the
     test's own role, which the limit does not count as a caller."""
-    extra = {"invites": ("email, role", "'x@example.com', 'member'"), "api_keys": ("name, prefix", "'k', md5(random()::text)")}
+    extra = {"invites": ("email, role", "'x@example.com', 'member'"),
+             "api_keys": ("name, prefix", "'k', md5(random()::text)")}
     cols, values = extra[table]
     conn.execute(f"INSERT INTO public.{table} (house_id, {CREATOR[table]}, {cols}) "
                  f"SELECT %s, c, {values} FROM unnest(%s::uuid[]) AS c, generate_series(1, %s)",
