@@ -147,7 +147,7 @@ def _junit(report: Report) -> str:
             suite.add_testcase(TestCase(check.name, classname=report.tool))
         for code in codes:
             found = [f for f in check.findings if f.code == code]
-            case = TestCase(code if code == check.name else f"{check.name}: {code}", classname=report.tool)
+            case = TestCase(code if code.startswith(check.name) else f"{check.name}: {code}", classname=report.tool)
             errors = [f for f in found if f.severity == "error"]
             if errors:
                 case.result = [Failure(f"{len(errors)} error(s): {errors[0].message}", type_=code)]
