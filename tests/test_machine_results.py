@@ -87,3 +87,16 @@ def test_each_mutant_is_a_testcase_and_a_survivor_fails():
     assert set(cases) == {"agents_select: true", "threads_update: no check: rls:mutant-survived"}
     assert cases["agents_select: true"].find("failure") is None
     assert "policies/40_threads.sql" in cases["threads_update: no check: rls:mutant-survived"].find("failure").text
+
+
+def test_the_example_workflow_shows_the_junit_results():
+    import yaml
+
+    from arbedb.config import find_project
+
+    root = find_project().root
+    steps = yaml.safe_load((root / "docs/examples/github-actions.yml").read_text())["jobs"]["database"]["steps"]
+    runs = {step.get("name"): step.get("run", "") for step in steps}
+    assert "--junit verify.xml" in runs["verify"] and "--junit rls-test.xml" in runs["rls-test"]
+    report = next(step for step in steps if "junit-report" in step.get("uses", ""))
+    assert report["if"] == "always()" and report["with"]["report_paths"] == "verify.xml,rls-test.xml"
