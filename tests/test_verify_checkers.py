@@ -83,6 +83,7 @@ def test_a_server_without_plpgsql_check_says_the_check_did_not_run(arbedb_dsn, a
     lines = [line for line in render(report, "text").splitlines() if "did not run" in line]
     assert lines == ["arbedb verify: plpgsql_check did not run: " + report.not_run["plpgsql_check"]]
     assert "plpgsql_check" not in report.summary["checks"] and "pgrls" in report.summary["checks"]
+    assert "::notice title=plpgsql_check::plpgsql_check did not run" in render(report, "github")
 
 
 def test_missing_pgrls_is_said_not_silent(arbedb_dsn, arbedb_project, monkeypatch):
