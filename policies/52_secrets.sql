@@ -181,7 +181,7 @@ AS $$
 DECLARE
     via text := arbe_private.pgcrypto_schema();
     enc_key bytea := arbe_private.prf(key, 'arbe secret enc'::bytea, via);
-    blocks text[] := '{}';
+    blocks text[] := '{}'::text[];
 BEGIN
     FOR i IN 0 .. (len - 1) / 32 LOOP
         blocks := pg_catalog.array_append(blocks, pg_catalog.encode(arbe_private.prf(
@@ -384,7 +384,7 @@ AS $$
 DECLARE
     current_id bytea := (SELECT s.key_id FROM arbe_private.secret_keys() AS s WHERE s.current);
     stale record;
-    n bigint := 0;
+    n bigint := 0::bigint;
 BEGIN
     FOR stale IN
         SELECT v.secret_id, v.sealed FROM arbe_private.secret_values AS v

@@ -12,10 +12,10 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from psycopg.conninfo import conninfo_to_dict
+
+from arbedb.verify.advisors import db_url  # TLS off for a local test server, as verify does
 
 VERSION = "2.117.0"  # .ci/run pins the same
 
@@ -42,16 +42,6 @@ def supabase_cli() -> Path:
             if proc.returncode != 0 or not exe.is_file():
                 raise RuntimeError(f"npm i -E supabase@{VERSION} failed in {folder}: {proc.stderr.strip()[-500:]}")
     return exe
-
-
-def db_url(dsn: str) -> str:
-    """A libpq key/value DSN as the percent-encoded URL the CLI wants, TLS off (a local test server)."""
-    info = conninfo_to_dict(dsn)
-    auth = quote(info.get("user", "postgres"), safe="")
-    if info.get("password"):
-        auth += ":" + quote(info["password"], safe="")
-    host = info.get("host", "127.0.0.1")
-    return f"postgresql://{auth}@{host}:{info.get('port', 5432)}/{quote(info['dbname'], safe='')}?sslmode=disable"
 
 
 def supabase_db_push(dsn: str, folder: Path) -> list[str]:

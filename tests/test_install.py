@@ -52,7 +52,8 @@ def test_no_test_extra_was_installed(plain_install):
     freeze = subprocess.run([sys.executable, "-m", "pip", "--python", str(plain_install / "python"), "list",
                              "--format", "freeze"], capture_output=True, text=True, check=True).stdout.lower()
     assert "hypothesis==" in freeze  # a runtime dependency: rls-test needs it
-    assert "pytest==" not in freeze and "pgrls==" not in freeze
+    assert "pgrls==" in freeze and "junitparser==" in freeze  # verify runs pgrls; --junit writes JUnit XML
+    assert "pytest==" not in freeze
 
 
 def test_help_and_version(plain_install):

@@ -91,7 +91,7 @@ DECLARE
     col text;
     new_row jsonb;
     old_row jsonb;
-    stamped jsonb := '{}';
+    stamped jsonb := '{}'::jsonb;
 BEGIN
     IF arbe.caller_bypasses_rls() THEN
         RETURN NEW;

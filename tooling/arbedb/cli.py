@@ -17,6 +17,7 @@ from .engine.history import script_directory
 from .errors import ArbedbError
 from .exits import Interrupt, fail_cleanly as _fail_cleanly
 from .server import project_server
+from .verify import CHECK_MODULES
 
 warnings.filterwarnings("ignore", module="platformdirs")
 
@@ -195,12 +196,13 @@ def export_supabase(folder):
                + ("; next: `supabase db push`" if result.written else ""))
 
 
-def _emit_report(report, fmt: str, output) -> None:
-    """Print (or write) a lint/verify report; exit 1 when it holds an error."""
+def _emit_report(report, fmt: str, output, junit=None) -> None:
+    """Print (or write) a lint/verify/rls-test report, and its JUnit XML when asked; exit 1 when it holds an error."""
     from .reporting import render
 
     from .files import write_one
 
+    _write_junit(report, junit)
     text = render(report, fmt)
     if output:
         write_one(Path(output), text + "\n", f"the {report.tool} report")
@@ -210,6 +212,18 @@ def _emit_report(report, fmt: str, output) -> None:
         click.echo(text)
     if report.errors:
         sys.exit(1)
+
+
+def _write_junit(report, junit) -> None:
+    from .files import write_one
+    from .reporting import render
+
+    if junit:
+        write_one(Path(junit), render(report, "junit") + "\n", f"the {report.tool} JUnit XML")
+
+
+junit_option = click.option("--junit", type=click.Path(dir_okay=False),
+                            help="Also write the result as JUnit XML to this file (one testcase per check).")
 
 
 report_options = [
@@ -248,12 +262,13 @@ def lint(paths, fmt, output, engines):
 @dsn_option
 @click.option("--scratch-dsn", help="Server on which drift may create and drop a scratch database "
               "(default: a throwaway local server of the database's PostgreSQL major).")
-@click.option("--skip", multiple=True, type=click.Choice(("electric", "conventions", "data_api", "drift", "pgrls")),
-              help="Leave out a group of checks (repeatable).")
+@click.option("--skip", multiple=True, type=click.Choice(CHECK_MODULES), help="Leave out a group of checks (repeatable).")
 @_with_report_options
+@junit_option
 @_fail_cleanly
-def verify(dsn, scratch_dsn, skip, fmt, output):
-    """Read-only checks of a live database: Electric, the lint conventions, the Data API path, drift, pgrls."""
+def verify(dsn, scratch_dsn, skip, fmt, output, junit):
+    """Read-only checks of a live database: Electric, the lint conventions, the Data API path, drift, pgrls,
+    plpgsql_check and Supabase's advisors (the last two where the server or machine has them)."""
     from .verify import verify as run_verify
 
     project = find_project()
@@ -262,7 +277,7 @@ def verify(dsn, scratch_dsn, skip, fmt, output):
     script_directory(project)
     target = resolve_dsn(project, dsn)
     commands.require_head(project, target.dsn)
-    _emit_report(run_verify(project, target.dsn, skip=tuple(skip), scratch_dsn=scratch_dsn), fmt, output)
+    _emit_report(run_verify(project, target.dsn, skip=tuple(skip), scratch_dsn=scratch_dsn), fmt, output, junit)
 
 
 @main.command("rls-test")
@@ -274,14 +289,18 @@ def verify(dsn, scratch_dsn, skip, fmt, output):
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Mutants run in parallel (default: one per core).")
 @click.option("--mutant-examples", default=10, show_default=True, type=click.IntRange(min=1),
               help="Worlds per mutant (at least 1: a mutant no world runs on is never caught).")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+              help="Result format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the result to this file.")
+@junit_option
 @_fail_cleanly
-def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
+def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples, fmt, output, junit):
     """Property-test RLS against the permission model (docs/model.md); every change is rolled back."""
     from rich.progress import Progress
 
     from .permissions import load_permissions
     from .rls.checks import Disagreement
-    from .rls.command import mutation_test, property_test
+    from .rls.command import mutation_report, mutation_test, property_report, property_test
 
     project = find_project()
     if mutate:
@@ -293,6 +312,10 @@ def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
                 on_start=lambda n: progress.update(task, total=n),
                 on_verdict=lambda v: (Interrupt.check(), progress.advance(task)))
         survivors = [v for v in verdicts if not v.killed]
+        if fmt != "text" or output:
+            _emit_report(mutation_report(verdicts, seed_value), fmt, output, junit)
+            return
+        _write_junit(mutation_report(verdicts, seed_value), junit)
         for v in verdicts:
             click.echo(f"{'killed  ' if v.killed else 'SURVIVED'} {v.mutant.name}  ({v.mutant.source}): {v.reason}")
         click.echo(f"{len(verdicts) - len(survivors)}/{len(verdicts)} mutants killed")
@@ -305,11 +328,19 @@ def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples):
     commands.require_head(project, target.dsn)
     with Progress(transient=True) as progress:
         task = progress.add_task("worlds", total=examples)
+        result, disagreement = None, None
         try:
             result = property_test(target.dsn, load_permissions(project), examples=examples, seed_value=seed_value,
                                    on_example=lambda: (Interrupt.check(), progress.advance(task)))
         except Disagreement as exc:
-            raise ArbedbError(f"RLS disagrees with the model: {exc}") from None
+            disagreement = str(exc)
+    report = property_report(examples, seed_value, result, disagreement)
+    if fmt != "text" or output:
+        _emit_report(report, fmt, output, junit)
+        return
+    _write_junit(report, junit)
+    if disagreement is not None:
+        raise ArbedbError(f"RLS disagrees with the model: {disagreement}")
     click.echo(f"database: {target.origin}")
     click.echo(f"{result.examples} worlds, database and model agree ({result.seconds:.1f}s, seed {seed_value}); "
                "everything was rolled back")

@@ -1,4 +1,5 @@
-"""`arbedb rls-test`: the property against any database, or every mutant against scratch copies."""
+"""`arbedb rls-test`: the property against any database, or every mutant against scratch copies;
+and either run as a report, for `--format json` and `--junit`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from dataclasses import dataclass
 from ..config import Project
 from ..db import connect
 from ..errors import ArbedbError
+from ..findings import Finding
 from ..permissions import Permissions, load_permissions
+from ..reporting import Check, Report
 from .checks import Disagreement, run
 from .mutants import derive, run_mutants
 
@@ -67,3 +70,26 @@ def mutation_test(project: Project, admin_dsn: str | None, *, examples: int, see
             cluster.drop_database(template)
     finally:
         cluster.close()
+
+
+def property_report(examples: int, seed_value: int, result: PropertyResult | None, disagreement: str | None) -> Report:
+    """The property run as a report (`--format json`, `--junit`): one check, failed on a disagreement."""
+    found = () if disagreement is None else (Finding(
+        code="rls:disagreement", object="database", message=f"RLS disagrees with the model: {disagreement}",
+        fix="correct the policy or the declaration in the permissions file; rerun with the same --seed"),)
+    summary = {"worlds": result.examples if result else examples, "seed": seed_value}
+    if result:
+        summary["seconds"] = round(result.seconds, 2)
+    return Report("arbedb rls-test", list(found), summary, checks=(Check("property", found),))
+
+
+def mutation_report(verdicts, seed_value: int) -> Report:
+    """Every mutant as a check of its own: a survivor is its failure."""
+    checks = tuple(Check(v.mutant.name, () if v.killed else (Finding(
+        code="rls:mutant-survived", object=v.mutant.name,
+        message=f"mutant of {v.mutant.source} survived: {v.reason}",
+        fix="strengthen the checks or the worlds (tooling/arbedb/rls/) so this change is noticed"),))
+        for v in verdicts)
+    survivors = [f for c in checks for f in c.findings]
+    return Report("arbedb rls-test --mutate", survivors,
+                  {"mutants": len(checks), "killed": len(checks) - len(survivors), "seed": seed_value}, checks=checks)

@@ -1,6 +1,7 @@
 """pgrls (a static RLS analyzer) against the live database, folded into verify's report.
 
-Runs ``pgrls lint`` when pgrls is installed (it is in the test extra), with the
+Runs ``pgrls lint`` (a dependency of arbedb, so installed with it; where its
+executable is missing anyway the report says the check did not run), with the
 project's ``pgrls.toml`` when there is one. A pgrls finding at or above that
 file's ``[lint] fail_on`` (default ``error``) is an error here, anything below a
 warning, so verify fails exactly when ``pgrls lint`` would. A finding about one
@@ -19,10 +20,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-from psycopg.conninfo import make_conninfo
-
 from ..errors import ArbedbError
 from ..findings import Finding
+from . import NotRun, dsn_of
 
 CONFIG = "pgrls.toml"
 LEVELS = ("info", "warning", "error")
@@ -35,10 +35,10 @@ def executable() -> str | None:
 def checks(conn, project) -> list[Finding]:
     exe = executable()
     if exe is None:
-        return []
+        raise NotRun("the pgrls executable is not installed; `pip install pgrls` (an arbedb dependency) in "
+                     "arbedb's environment")
     config = Path(project.root) / CONFIG
-    cmd = [exe, "lint", "--format", "json", "--database-url",
-           make_conninfo(conn.info.dsn, password=conn.info.password or None)]
+    cmd = [exe, "lint", "--format", "json", "--database-url", dsn_of(conn)]
     threshold = "error"
     if config.is_file():
         cmd += ["--config", str(config)]
