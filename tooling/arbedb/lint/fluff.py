@@ -35,6 +35,7 @@ def _run(root: Path, paths: list[str]) -> tuple[dict[str, list[dict]], dict[str,
     from sqlfluff.core import FluffConfig, Linter
     from sqlfluff.core.errors import SQLFluffUserError
 
+    _forget_configs()
     try:
         config = FluffConfig.from_path(str(root))
     except SQLFluffUserError as exc:
@@ -50,6 +51,19 @@ def _run(root: Path, paths: list[str]) -> tuple[dict[str, list[dict]], dict[str,
             found.setdefault(rel, []).extend(_plain(v) for v in linted.violations)
     templaters = {p: config.make_child_from_path(str(root / p)).get("templater") for p in paths}
     return found, templaters
+
+
+def _forget_configs() -> None:
+    """sqlfluff keeps each config file it read for the life of the process: in one that lints
+    twice (the pytest plugin, an editor), an edited .sqlfluff would go unseen, and its stale
+    answer would be cached under the new configuration's key."""
+    from sqlfluff.core.config import file, loader
+
+    for name in ("load_config_at_path", "load_config_file_as_dict", "load_config_string_as_dict"):
+        for module in (file, loader):
+            clear = getattr(getattr(module, name, None), "cache_clear", None)
+            if clear:
+                clear()
 
 
 def _plain(violation) -> dict:
