@@ -90,7 +90,9 @@ class Cache:
         try:
             entry = json.loads(self._entry(path).read_text())
             violations = entry["violations"]
-            if entry["key"] != key or entry["sha256"] != _checksum(key, violations):
+            # The checksum covers this run's key: an entry for other content, other settings or
+            # another sqlfluff fails it as surely as a damaged one.
+            if entry["sha256"] != _checksum(key, violations):
                 return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
