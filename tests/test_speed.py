@@ -4,10 +4,13 @@ sqlfluff cache (lint/fluffcache.py), which may make lint fast but must never hid
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
+from revisions import NEXT
+from test_cli_errors import AFTER, _add_revision
 from test_lint import BROKEN_UP, DOWN, UP, make_project
 
 from arbedb.lint import fluff, lint
@@ -123,3 +126,31 @@ def test_a_damaged_cache_never_hides_a_finding(tmp_path, damage):
         else:
             entry.write_bytes(b"\xff\x00")
     assert _style(project) == first
+
+
+def test_lint_judges_a_plain_history_without_alembic(project_copy):
+    code = ("from arbedb.cli import main\n"
+            "try:\n"
+            "    main(['lint', '--engine', 'arbedb'])\n"
+            "except SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n")
+    loaded, _ = _loaded_after(code, cwd=project_copy.root)
+    assert "pglast" in loaded and not {"alembic", "sqlalchemy"} & set(loaded)
+
+
+# Histories the revision files' literals cannot vouch for: alembic judges them, as before.
+ODD_HISTORIES = {
+    "a parent nobody declares": ({NEXT: "9999"}, r"a down_revision names revision 9999, which no file declares"),
+    "a loop beside the line": ({NEXT: AFTER, AFTER: NEXT}, rf"Cycle is detected in revisions \({NEXT}, {AFTER}\)"),
+}
+
+
+@pytest.mark.parametrize("history", ODD_HISTORIES)
+def test_a_history_only_alembic_can_judge_is_still_judged(project_copy, history):
+    from arbedb.engine.history import problems
+
+    edges, pattern = ODD_HISTORIES[history]
+    for rev, down in edges.items():
+        _add_revision(project_copy, rev, down, f"{rev}_x")
+    found = problems(project_copy)
+    assert found and re.search(pattern, found[0].line()), found
