@@ -39,6 +39,14 @@ def _loaded_after(code: str, *, cwd=ROOT) -> tuple[list[str], str]:
     return json.loads(modules), "\n".join(lines) + out.stderr
 
 
+def _cli(*argv: str) -> str:
+    return ("from arbedb.cli import main\n"
+            "try:\n"
+            f"    main({list(argv)!r})\n"
+            "except SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n")
+
+
 def test_importing_the_cli_loads_no_heavy_library():
     loaded, _ = _loaded_after("import arbedb.cli")
     assert "click" in loaded  # the probe sees imports at all
@@ -46,12 +54,7 @@ def test_importing_the_cli_loads_no_heavy_library():
 
 
 def test_apply_loads_only_what_it_needs(empty_dsn):
-    code = ("from arbedb.cli import main\n"
-            "try:\n"
-            f"    main(['apply', '--dsn', {empty_dsn!r}])\n"
-            "except SystemExit as exc:\n"
-            "    assert not exc.code, exc.code\n")
-    loaded, output = _loaded_after(code)
+    loaded, output = _loaded_after(_cli("apply", "--dsn", empty_dsn))
     assert "at " in output and "alembic" in loaded  # it did apply
     assert not set(NEVER_IN_APPLY) & set(loaded)
 
@@ -129,13 +132,15 @@ def test_a_damaged_cache_never_hides_a_finding(tmp_path, damage):
 
 
 def test_lint_judges_a_plain_history_without_alembic(project_copy):
-    code = ("from arbedb.cli import main\n"
-            "try:\n"
-            "    main(['lint', '--engine', 'arbedb'])\n"
-            "except SystemExit as exc:\n"
-            "    assert not exc.code, exc.code\n")
-    loaded, _ = _loaded_after(code, cwd=project_copy.root)
+    loaded, _ = _loaded_after(_cli("lint", "--engine", "arbedb"), cwd=project_copy.root)
     assert "pglast" in loaded and not {"alembic", "sqlalchemy"} & set(loaded)
+
+
+def test_a_lint_where_nothing_changed_never_loads_sqlfluff(project_copy):
+    first, _ = _loaded_after(_cli("lint"), cwd=project_copy.root)
+    again, output = _loaded_after(_cli("lint"), cwd=project_copy.root)
+    assert "sqlfluff" in first and "0 error(s)" in output
+    assert not {"sqlfluff", "alembic", "sqlalchemy"} & set(again)
 
 
 # Histories the revision files' literals cannot vouch for: alembic judges them, as before.
