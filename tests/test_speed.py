@@ -159,3 +159,18 @@ def test_a_history_only_alembic_can_judge_is_still_judged(project_copy, history)
         _add_revision(project_copy, rev, down, f"{rev}_x")
     found = problems(project_copy)
     assert found and re.search(pattern, found[0].line()), found
+
+
+def test_a_file_saved_while_sqlfluff_runs_is_not_cached(tmp_path, monkeypatch):
+    project = make_project(tmp_path / "p", {UP: BROKEN_UP, DOWN: "DROP TABLE public.labels;\n"})
+    real = fluff._run
+
+    def fixed_during_the_run(root, paths):  # keyed broken, but sqlfluff reads the fixed file
+        (root / UP).write_text(CLEAN_UP)
+        return real(root, paths)
+
+    monkeypatch.setattr(fluff, "_run", fixed_during_the_run)
+    _style(project)
+    monkeypatch.setattr(fluff, "_run", real)
+    (project.root / UP).write_text(BROKEN_UP)  # broken again: the clean file's answer must not be taken
+    assert ("sqlfluff:CP01", UP, 7) in _style(project)

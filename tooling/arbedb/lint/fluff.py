@@ -23,9 +23,12 @@ def lint(root: Path, paths: list[str], *, cache: bool = True) -> list[Finding]:
     missing = [p for p in paths if answers.get(p) is None]
     if missing:
         fresh, templaters = _run(root, missing)
+        # Inputs read again: a file or config saved while sqlfluff ran must not file that answer
+        # under the key of what was there before.
+        settled = Cache(root) if store else None
         for p in missing:
             answers[p] = fresh.get(p, [])
-            if store and cacheable(templaters.get(p)):
+            if store and cacheable(templaters.get(p)) and settled.key(p) == keys[p]:
                 store.put(p, keys[p], answers[p])
     return [_finding(p, v) for p in paths for v in answers[p]]
 
