@@ -244,8 +244,10 @@ def _with_report_options(fn):
 @_with_report_options
 @click.option("--engine", "engines", multiple=True, type=click.Choice(("sqlfluff", "squawk", "arbedb")),
               help="Run only this engine (repeatable; default: all three).")
+@click.option("--no-cache", is_flag=True, help="Ask sqlfluff about every file, even those whose answer "
+              "is cached in .arbedb/cache/ (the cache is keyed by file, configuration and sqlfluff version).")
 @_fail_cleanly
-def lint(paths, fmt, output, engines):
+def lint(paths, fmt, output, engines, no_cache):
     """Style (sqlfluff), migration safety (squawk) and the project's rules, without a database.
 
     PATHS limits the report to those files or folders (default: the whole project);
@@ -254,7 +256,7 @@ def lint(paths, fmt, output, engines):
     from .lint import ENGINES, as_report
     from .lint import lint as run_lint
 
-    result = run_lint(find_project(), list(paths), tuple(engines) or ENGINES)
+    result = run_lint(find_project(), list(paths), tuple(engines) or ENGINES, cache=not no_cache)
     _emit_report(as_report(result), fmt, output)
 
 

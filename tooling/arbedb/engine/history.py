@@ -54,13 +54,49 @@ def _declared_ids(project: Project) -> dict[str, list[str]]:
     return found
 
 
+def _assigned(name: str, text: str) -> list[str | None]:
+    """Every top-level ``name = "literal"`` or ``name = None`` of a revision file (None for None)."""
+    found = re.findall(rf"""^{name}\s*(?::[^=\n]+)?=\s*(?:["']([^"'\n]+)["']|(None))\s*(?:#.*)?$""", text, re.M)
+    return [value if value else None for value, _ in found]
+
+
+def _plainly_one_line(project: Project) -> bool:
+    """True when the revision files' own literals already make one line that alembic reads the same way:
+    each file assigns ``revision`` a string once and ``down_revision`` a string or None once (no
+    merges, branch labels or dependencies), one root, every parent present, no parent shared.
+    Then the history needs no alembic (and not its ~0.5 s of imports, most of ``arbedb lint``'s time);
+    anything else is left to alembic, whose messages the problems below carry."""
+    ini = project.alembic_ini
+    if not ini.is_file() or re.search(r"^\s*(recursive_)?version_locations\s*=", ini.read_text(), re.M):
+        return False  # revisions in folders this does not read
+    parents: dict[str, str | None] = {}
+    for py in (project.migrations_dir / "versions").glob("*.py"):
+        text = py.read_text()
+        revision, down = _assigned("revision", text), _assigned("down_revision", text)
+        extras = [v for name in ("branch_labels", "depends_on") for v in _assigned(name, text)]
+        declared = len(re.findall(r"^(revision|down_revision|branch_labels|depends_on)\b", text, re.M))
+        if (len(revision) != 1 or revision[0] is None or len(down) != 1 or any(extras)
+                or declared != 2 + len(extras) or revision[0] in parents):
+            return False
+        parents[revision[0]] = down[0]
+    # From the root, each revision's child: a shared parent, a missing one or a loop leaves some unwalked.
+    children = {down: rev for rev, down in parents.items()}
+    walked, at = 0, children.get(None)
+    while at is not None and walked <= len(parents):
+        walked, at = walked + 1, children.get(at)
+    return walked == len(parents)
+
+
 def problems(project: Project) -> list[Problem]:
     """Everything that keeps the history from being one line, oldest first."""
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
-
     if not (project.migrations_dir / "env.py").is_file():
         return []  # no history yet (a lint-only checkout); commands that need one say so (check_layout)
+    if _plainly_one_line(project):
+        return []
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
     out = [Problem(f"revision {rev} is declared by {len(files)} files ({', '.join(files)}); alembic would "
                    "silently use only one of them", "give each its own revision id (the next free number) "
                    "and chain its down_revision to the one before", files[-1])
@@ -70,9 +106,12 @@ def problems(project: Project) -> list[Problem]:
         try:
             script = ScriptDirectory.from_config(alembic_config(project))
             heads = script.get_heads()
-        except CommandError as exc:
+        except (CommandError, RevisionError) as exc:  # RevisionError: a loop (CycleDetected), among others
             return out + [Problem(str(exc), "fix the revision files' revision / down_revision",
                                   _relative(project, project.migrations_dir / "versions"))]
+        except KeyError as exc:  # alembic's map meeting a down_revision no file declares
+            return out + [Problem(f"a down_revision names revision {exc.args[0]}, which no file declares",
+                                  "set it to the revision before it", _relative(project, project.migrations_dir / "versions"))]
         if len(heads) > 1:
             revs = [script.get_revision(h) for h in heads]
             parents = sorted({str(r.down_revision) for r in revs})

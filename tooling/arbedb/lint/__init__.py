@@ -2,7 +2,8 @@
 
 Three engines, one report:
 
-- ``sqlfluff`` — house style (.sqlfluff), run in-process;
+- ``sqlfluff`` — house style (.sqlfluff), run in-process on the files whose answer is not
+  cached (lint/fluffcache.py);
 - ``squawk`` — migration safety (.squawk.toml), run as subprocesses;
 - ``arbedb`` — this project's rules (lint/rules/), on pglast's parse trees.
 
@@ -75,8 +76,10 @@ def select(project: Project, paths: list[str] | None) -> tuple[list[Source], set
     return sources, wanted
 
 
-def lint(project: Project, paths: list[str] | None = None, engines: tuple[str, ...] = ENGINES) -> LintReport:
-    """Lint ``paths`` (files or folders; default: the whole project) with ``engines``."""
+def lint(project: Project, paths: list[str] | None = None, engines: tuple[str, ...] = ENGINES, *,
+         cache: bool = True) -> LintReport:
+    """Lint ``paths`` (files or folders; default: the whole project) with ``engines``;
+    ``cache=False`` asks sqlfluff about every file, whatever the cache holds."""
     unknown = set(engines) - set(ENGINES)
     if unknown:
         raise ArbedbError(f"unknown engine(s) {', '.join(sorted(unknown))}; choose from {', '.join(ENGINES)}")
@@ -88,8 +91,8 @@ def lint(project: Project, paths: list[str] | None = None, engines: tuple[str, .
     procs = squawk.start(project.root, targets) if "squawk" in engines else []
     findings: list[Finding] = []
     with ThreadPoolExecutor(max_workers=2) as pool:
-        style = pool.submit(_timed, timings, "sqlfluff", fluff.lint, project.root,
-                            [s.path for s in targets] if "sqlfluff" in engines else [])
+        style = pool.submit(_timed, timings, "sqlfluff", lambda: fluff.lint(
+            project.root, [s.path for s in targets] if "sqlfluff" in engines else [], cache=cache))
         if "arbedb" in engines:
             findings += _timed(timings, "arbedb", semantic.check, parsed, project)
         findings += style.result()
