@@ -195,6 +195,20 @@ def export_supabase(folder):
                + ("; next: `supabase db push`" if result.written else ""))
 
 
+@export.command("pgtap")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), required=False,
+                default="supabase/tests/database")
+@_fail_cleanly
+def export_pgtap(folder):
+    """pgTAP tests of the permission model in FOLDER (default supabase/tests/database), for
+    `supabase test db` or `pg_prove`."""
+    from .pgtap import export_pgtap as run
+
+    result = run(find_project(), folder)
+    click.echo(f"wrote {len(result.written)} files, {result.assertions} assertions, in {folder}; "
+               "next: `supabase test db` or `pg_prove -d <database> " + f"{folder}/*.sql`")
+
+
 def _emit_report(report, fmt: str, output) -> None:
     """Print (or write) a lint/verify report; exit 1 when it holds an error."""
     from .reporting import render

@@ -1,0 +1,48 @@
+"""`arbedb export pgtap DIR`: pgTAP test files of the permission model that `supabase test db`
+and `pg_prove` run with no Python at test time (docs/supabase.md, "pgTAP tests").
+
+``00_structure.sql`` checks row level security, policies and function privileges against the
+project's SQL; one ``20_matrix_<table>.sql`` per declared table executes every command as
+every caller kind in a world of its own and asserts what `policies/permissions.toml` says.
+Same repository, same bytes; the folder's files are written all or nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Project
+from ..files import publish, staged
+from ..permissions import load_permissions
+from ..scaffold.table import _schema as project_schema
+from .matrix import matrix_files
+from .structure import structure_file
+from .world import build
+
+DEFAULT_FOLDER = Path("supabase/tests/database")
+
+
+@dataclass
+class PgtapExport:
+    written: list[Path]
+    assertions: int
+
+
+def render(project: Project) -> dict[str, tuple[str, int]]:
+    """File name -> (text, number of assertions)."""
+    permissions = load_permissions(project)
+    schema = project_schema(project)
+    return {"00_structure.sql": structure_file(schema, permissions), **matrix_files(permissions, schema, build)}
+
+
+def export_pgtap(project: Project, folder: Path) -> PgtapExport:
+    files = render(project)
+    folder = Path(folder)
+    with staged(folder, "the pgTAP tests") as tmp:
+        paths = []
+        for name, (text, _) in files.items():
+            (tmp / name).write_text(text)
+            paths.append(tmp / name)
+        written = publish(paths, folder)
+    return PgtapExport(written, sum(n for _, n in files.values()))
