@@ -46,10 +46,10 @@ def test_the_cli_writes_the_default_folder_and_nothing_when_a_file_cannot_be_wri
         assert result.exit_code == 0, result.output
         folder = project_copy.root / DEFAULT_FOLDER
         assert "assertions" in result.stdout and (folder / "00_structure.sql").exists()
-        # One target cannot be written (root ignores read-only modes: a folder in its place),
+        # The last target cannot be written (root ignores read-only modes: a folder in its place),
         # while the declarations changed: no other file may take the new text.
-        (folder / "20_matrix_houses.sql").unlink()
-        (folder / "20_matrix_houses.sql").mkdir()
+        (folder / "20_matrix_api_keys.sql").unlink()
+        (folder / "20_matrix_api_keys.sql").mkdir()
         before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
         declarations = project_copy.root / "policies" / "permissions.toml"
         declarations.write_text(declarations.read_text().replace('name = "agent-{tag}"', 'name = "robot-{tag}"'))
@@ -132,3 +132,15 @@ def test_user_tables_are_in_the_export(prove, project_copy, empty_dsn):
     export, result = prove(empty_dsn, project_copy)
     assert "20_matrix_labels.sql" in [p.name for p in export.written]
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_structure_departures_turn_the_suite_red(prove, arbedb_dsn):
+    with psycopg.connect(arbedb_dsn) as conn:
+        conn.execute("ALTER TABLE public.agents NO FORCE ROW LEVEL SECURITY")
+        conn.execute("ALTER POLICY threads_select ON public.threads TO authenticated, anon")
+        conn.execute("GRANT EXECUTE ON FUNCTION arbe.resolve_api_key(text) TO authenticated")
+    _, result = prove(arbedb_dsn)
+    assert result.returncode != 0
+    assert _failed(result) == ["authenticated may not execute arbe.resolve_api_key(text)",
+                               "public.agents: row level security forced",
+                               "public.threads: threads_select applies to authenticated"]
