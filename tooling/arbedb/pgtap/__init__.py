@@ -15,7 +15,9 @@ from pathlib import Path
 from ..config import Project
 from ..files import publish, staged
 from ..permissions import load_permissions
-from ..scaffold.table import _schema as project_schema
+from ..lint.model import build_schema
+from ..lint.parsing import parse
+from ..lint.sources import project_sources
 from .matrix import matrix_files
 from .structure import structure_file
 from .world import build
@@ -32,7 +34,7 @@ class PgtapExport:
 def render(project: Project) -> dict[str, tuple[str, int]]:
     """File name -> (text, number of assertions)."""
     permissions = load_permissions(project)
-    schema = project_schema(project)
+    schema = build_schema([parse(s) for s in project_sources(project)])  # the repository's SQL, as lint reads it
     return {"00_structure.sql": structure_file(schema, permissions), **matrix_files(permissions, schema, build)}
 
 
