@@ -20,6 +20,8 @@ from arbedb.scaffold.table import new_table
 
 PG_PROVE = shutil.which("pg_prove")
 
+pytest_plugins = ["supabase_fixture"]
+
 
 def _tree(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
@@ -144,3 +146,14 @@ def test_structure_departures_turn_the_suite_red(prove, arbedb_dsn):
     assert _failed(result) == ["authenticated may not execute arbe.resolve_api_key(text)",
                                "public.agents: row level security forced",
                                "public.threads: threads_select applies to authenticated"]
+
+
+def test_the_export_passes_on_supabase_as_supabase_test_db_runs_it(prove, supabase_cluster, supabase_applied_dsn):
+    """On the Supabase-built database, as `postgres` (not a superuser there): `supabase test db`
+    creates pgTAP in `extensions` before the files run, which the superuser does here."""
+    dbname = conninfo_to_dict(supabase_applied_dsn)["dbname"]
+    with supabase_cluster.connect("supabase_admin", dbname) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap WITH SCHEMA extensions")
+    export, result = prove(supabase_applied_dsn)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert f"Tests={export.assertions}," in result.stdout
