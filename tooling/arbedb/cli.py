@@ -198,16 +198,24 @@ def export_supabase(folder):
 @export.command("pgtap")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), required=False,
                 default="supabase/tests/database")
+@click.option("--worlds", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also freeze this many rls-test worlds (needs a migrated database: --dsn).")
+@click.option("--seed", type=int, default=0, show_default=True, help="The seed the worlds are drawn with.")
+@dsn_option
 @_fail_cleanly
-def export_pgtap(folder):
+def export_pgtap(folder, worlds, seed, dsn):
     """pgTAP tests of the permission model in FOLDER (default supabase/tests/database), for
     `supabase test db` or `pg_prove`."""
     from .pgtap import export_pgtap as run
 
-    result = run(find_project(), folder)
+    project = find_project()
+    target = None
+    if worlds:
+        target = resolve_dsn(project, dsn).dsn
+        commands.require_head(project, target)
+    result = run(project, folder, worlds, seed, target)
     click.echo(f"wrote {len(result.written)} files, {result.assertions} assertions, in {folder}; "
                "next: `supabase test db` or `pg_prove -d <database> " + f"{folder}/*.sql`")
-
 
 def _emit_report(report, fmt: str, output) -> None:
     """Print (or write) a lint/verify report; exit 1 when it holds an error."""
