@@ -157,3 +157,28 @@ def test_the_export_passes_on_supabase_as_supabase_test_db_runs_it(prove, supaba
     export, result = prove(supabase_applied_dsn)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert f"Tests={export.assertions}," in result.stdout
+
+
+def test_frozen_worlds_are_the_same_per_seed_pass_and_catch_an_opened_policy(prove, arbedb_project, arbedb_dsn,
+                                                                              tmp_path):
+    if PG_PROVE is None:
+        pytest.skip("pg_prove is not installed")
+    first = export_pgtap(arbedb_project, tmp_path / "a", worlds=2, seed=3, dsn=arbedb_dsn)
+    export_pgtap(arbedb_project, tmp_path / "b", worlds=2, seed=3, dsn=arbedb_dsn)
+    assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
+    worlds = [p for p in first.written if p.name.startswith("30_world_")]
+    assert [p.name for p in worlds] == ["30_world_001.sql", "30_world_002.sql"]
+    passed = _pg_prove(arbedb_dsn, tmp_path / "a")
+    assert passed.returncode == 0, passed.stdout[-3000:] + passed.stderr[-2000:]
+    with psycopg.connect(arbedb_dsn) as conn:
+        conn.execute("DROP POLICY agents_select ON public.agents")
+        conn.execute("CREATE POLICY agents_select ON public.agents FOR SELECT TO authenticated USING (true)")
+    for world in worlds:
+        world.rename(world.with_suffix(".keep"))
+    for path in (tmp_path / "a").glob("*.sql"):
+        path.unlink()
+    for world in worlds:
+        world.with_suffix(".keep").rename(world)
+    red = _pg_prove(arbedb_dsn, tmp_path / "a")
+    assert red.returncode != 0
+    assert any(" agents" in name for name in _failed(red)), red.stdout[-3000:]
