@@ -196,6 +196,29 @@ def export_supabase(folder):
                + ("; next: `supabase db push`" if result.written else ""))
 
 
+@export.command("pgtap")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), required=False,
+                default="supabase/tests/database")
+@click.option("--worlds", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also freeze this many rls-test worlds (needs a migrated database: --dsn).")
+@click.option("--seed", type=int, default=0, show_default=True, help="The seed the worlds are drawn with.")
+@dsn_option
+@_fail_cleanly
+def export_pgtap(folder, worlds, seed, dsn):
+    """pgTAP tests of the permission model in FOLDER (default supabase/tests/database), for
+    `supabase test db` or `pg_prove`."""
+    from .pgtap import export_pgtap as run
+
+    project = find_project()
+    target = None
+    if worlds:
+        target = resolve_dsn(project, dsn).dsn
+        commands.require_head(project, target)
+    result = run(project, folder, worlds, seed, target)
+    click.echo(f"wrote {len(result.written)} files, {result.assertions} assertions, in {folder}; "
+               "next: `supabase test db` or `pg_prove -d <database> " + f"{folder}/*.sql`")
+
+
 def _emit_report(report, fmt: str, output, junit=None) -> None:
     """Print (or write) a lint/verify/rls-test report, and its JUnit XML when asked; exit 1 when it holds an error."""
     from .reporting import render
