@@ -65,8 +65,24 @@ def statements(perms: Permissions) -> SimpleNamespace:
             f"created_at = now() AND updated_at = now() FROM public.{t}" for t in names),
         deleted=" UNION ALL ".join(f"SELECT '{t}', id, to_jsonb(r) FROM public.{t} AS r WHERE deleted_at IS NOT NULL"
                                    for t in names),
-        tables=", ".join(f"public.{t}" for t in names))
+        tables=", ".join(f"public.{t}" for t in names),
+        stale=" UNION ALL ".join(STALE_COPIES[t] for t in names if t in STALE_COPIES) or "SELECT NULL, NULL WHERE false")
 
+
+# The liveness copies (members.house_deleted_at, api_keys' house_deleted_at and
+# agent_deleted_at): whatever a caller wrote into them, every row that still follows
+# its house and agent (not soft-deleted; revoked keys too) holds their deleted_at.
+# The special tables' upkeep, so code (triggers/25 and 26).
+STALE_COPIES = {
+    "members": "SELECT 'members', m.id FROM public.members AS m JOIN public.houses AS h ON h.id = m.house_id "
+               "WHERE m.deleted_at IS NULL AND m.house_deleted_at IS DISTINCT FROM h.deleted_at",
+    "api_keys": "SELECT 'api_keys', k.id FROM public.api_keys AS k JOIN public.houses AS h ON h.id = k.house_id "
+                "LEFT JOIN public.agents AS a ON a.house_id = k.house_id AND a.id = k.agent_id "
+                "WHERE k.deleted_at IS NULL AND (k.house_deleted_at IS DISTINCT FROM h.deleted_at "
+                "OR k.agent_deleted_at IS DISTINCT FROM a.deleted_at)",
+}
+
+IDENTITY_READ = "SELECT arbe.caller_id(), arbe.caller_key_house_id(), arbe.caller_agent_id()"
 LOOKUPS = ("SELECT t, l.house_id, l.house_name, l.role FROM unnest(%s::text[]) AS t "
            "LEFT JOIN LATERAL arbe.lookup_invite(t) AS l ON true")
 THREAD_ACCESS = "SELECT t, arbe.can_access_thread(t) FROM unnest(%s::uuid[]) AS t"
@@ -82,14 +98,14 @@ def _pipelined(conn, queries) -> list:
 
 
 def _read_as_each(conn, perms: Permissions, callers: list[Caller], tokens: list, threads: list) -> list[tuple]:
-    """(caller, visible ids, invite look-ups or None, thread access or None) for
-    every caller. Reads change nothing, so no savepoint per caller: the role and
+    """(caller, visible ids, invite look-ups or None, thread access or None, identity
+    functions' answer or None) for every caller. Reads change nothing, so no savepoint per caller: the role and
     claims are set transaction-locally, caller after caller, and reset at the end."""
     queries, reads = [], []
     for caller in callers:
         mine = [(statements(perms).visible, None)]
         if not (caller.anon or caller.role):  # anon and other database roles may not EXECUTE them
-            mine += [(LOOKUPS, (tokens,)), (THREAD_ACCESS, (threads,))]
+            mine += [(LOOKUPS, (tokens,)), (THREAD_ACCESS, (threads,)), (IDENTITY_READ, None)]
         queries.append((IDENTITY, identity_params(*session(caller))))
         reads.append((caller, range(len(queries), len(queries) + len(mine))))
         queries += mine
@@ -98,15 +114,19 @@ def _read_as_each(conn, perms: Permissions, callers: list[Caller], tokens: list,
     out = []
     for caller, at in reads:
         rows = [cursors[i].fetchall() for i in at]
-        out.append((caller, rows[0], *(rows[1:] or (None, None))))
+        out.append((caller, rows[0], *(rows[1:] or (None, None, None))))
     return out
 
 
 def check_reads(conn, world: World, callers: list[Caller]) -> None:
     name = namer(world)
     tables = world.perms.names
-    for caller, visible_ids, lookups, access in _read_as_each(conn, world.perms, callers, list(world.tokens),
-                                                               sorted(world.rows["threads"], key=str)):
+    for caller, visible_ids, lookups, access, who in _read_as_each(conn, world.perms, callers, list(world.tokens),
+                                                                    sorted(world.rows["threads"], key=str)):
+        if who is not None and tuple(who[0]) != model.identity(world, caller):
+            show = lambda ids: [v and name([v])[0] for v in ids]  # noqa: E731 (in order, NULLs kept)
+            raise Disagreement(f"{caller.label} (caller_id, caller_key_house_id, caller_agent_id): database "
+                               f"{show(who[0])}, model {show(model.identity(world, caller))}")
         seen = {t: set() for t in tables}
         for table, row_id in visible_ids:
             seen[table].add(row_id)
@@ -248,6 +268,9 @@ def probe_caller(world: World, role: str) -> Caller:
 
 
 INSUFFICIENT_PRIVILEGE = psycopg.errors.InsufficientPrivilege.sqlstate
+# A table, column, function, schema or object the property reads is missing: the
+# database is not at head. Any other error in a world is the schema misbehaving.
+NOT_AT_HEAD = ("42P01", "42703", "42883", "3F000", "42704")
 PRIVATE_TABLES = ("arbe_private.invite_tokens", "arbe_private.api_key_hashes", "arbe_private.secret_values",
                   "arbe_private.thread_ids", "arbe_private.creation_slots")
 
@@ -300,13 +323,19 @@ def _adopt(world: World, pending: list, read: dict) -> None:
             world.rows[table][match] = fresh.pop(match)
 
 
-def check_state(conn, world: World, after: str, fetched: list | None = None) -> None:
-    """Every table holds what the model holds (``fetched``: ALL_ROWS's rows, if read already)."""
+def check_state(conn, world: World, after: str, fetched: list | None = None, stale: list | None = None) -> None:
+    """Every table holds what the model holds, and no liveness copy is stale (``fetched``,
+    ``stale``: all_rows's and stale's rows, if read already)."""
     name = namer(world)
     perms = world.perms
     db = {t: {} for t in perms.names}
     if fetched is None:
         fetched = conn.execute(statements(perms).all_rows).fetchall()
+    if stale is None:
+        stale = conn.execute(statements(perms).stale).fetchall()
+    if stale:
+        raise Disagreement(f"after {after}: the liveness copies (house_deleted_at, agent_deleted_at) of "
+                           f"{', '.join(f'{t} {name([i])[0]}' for t, i in stale)} differ from their house's or agent's")
     for table, row_id, house, deleted, values, server_time in fetched:
         db[table][row_id] = Row(row_id, house, deleted, dict(zip(perms[table].columns, values))).key()
         if not server_time:
@@ -355,15 +384,16 @@ def check_write(conn, world: World, caller: Caller, write) -> None:
     outcome = execute(conn, perms, caller, write)
     pending = model.apply(world, caller, write) if _expect(world, caller, write, outcome) else []
     new_in = sorted({t for t, _ in pending})
-    *fresh, state, now = _pipelined(conn, [(rows_sql(perms, t), None) for t in new_in]
-                                    + [(statements(perms).all_rows, None), (statements(perms).deleted, None)])
+    *fresh, state, stale, now = _pipelined(conn, [(rows_sql(perms, t), None) for t in new_in]
+                                           + [(statements(perms).all_rows, None), (statements(perms).stale, None),
+                                              (statements(perms).deleted, None)])
     if pending:
         _adopt(world, pending, {t: rows_of(perms, t, cur.fetchall()) for t, cur in zip(new_in, fresh)})
         if isinstance(write, model.Call) and write.function in ("create_invite", "create_api_key"):
             table, remembered = (("invites", world.tokens) if write.function == "create_invite"
                                  else ("api_keys", world.keys))
             remembered[outcome[1]] = next(r.id for t, r in pending if t == table)
-    check_state(conn, world, f"{caller.label}: {write!r}", state.fetchall())
+    check_state(conn, world, f"{caller.label}: {write!r}", state.fetchall(), stale.fetchall())
     check_frozen(world, frozen, _by_row(now.fetchall()), f"{caller.label}: {write!r}")
 
 
@@ -384,7 +414,7 @@ def representatives(world: World, callers: list[Caller], house) -> list[Caller]:
                        for m in world.rows["members"].values())
             by_kind.setdefault((world.role_in(c.user_id, house) or "outsider", left), c)
     ranked = sorted(by_kind.items(), key=lambda kv: (-model.RANK.get(kv[0][0], 0), kv[0][1]))
-    return [c for _, c in ranked] + [c for c in callers if not c.user_id]
+    return [c for _, c in ranked] + [c for c in callers if not c.user_id and c.probed]
 
 
 SERVICE = Caller("service_role", role="service_role", claims='{"role":"service_role"}')
@@ -481,6 +511,30 @@ def _sweep_table(conn, probes: Probes, world: World, callers: list[Caller], tabl
         if not deleted:
             _sweep_service(probes, world, table, row, ids, users)
     _sweep_inserts(conn, probes, world, callers, table, ids, users)
+    _sweep_kept(conn, world, callers, table, [r for r in filter(None, chosen) if not r.deleted])
+
+
+# Columns whose write a probe (rolled back, judged only by accepted or refused) cannot
+# judge: what the write leaves behind is the point. The liveness copies a caller may
+# send but never set, and updated_at, which the server stamps.
+KEPT_COLUMNS = ("house_deleted_at", "agent_deleted_at", "updated_at")
+
+
+def _sweep_kept(conn, world: World, callers: list[Caller], table: str, rows: list[Row]) -> None:
+    """Each KEPT_COLUMNS column the table's probes name, written with now() on the first
+    live row someone may write it on, by the first user and the first key allowed (in a
+    rolled-back savepoint), then every table, copy and timestamp compared with the model."""
+    for column in (c for c in world.perms[table].update_probes if c in KEPT_COLUMNS):
+        for row in rows:
+            write = model.Update(table, row.id, column, NOW)
+            allowed = [c for c in representatives(world, callers, row.house_id) if model.allowed(world, c, write)]
+            writers = [w for w in (next((c for c in allowed if c.user_id), None),
+                                   next((c for c in allowed if c.api_key_id), None)) if w]
+            for writer in writers:
+                with conn.transaction(force_rollback=True):
+                    check_write(conn, world.copy(), writer, write)
+            if writers:
+                break
 
 
 def _touched(world: World, caller: Caller, table: str, got: int | None) -> None:
@@ -634,6 +688,13 @@ def check_world(conn, perms: Permissions, spec, data, probe_role: str, n_writes:
             check_private_behind_rls(conn)
         except Disagreement as exc:
             raise Disagreement(f"{exc}\n{describe(world, history)}") from None
+        except psycopg.Error as exc:
+            if (exc.sqlstate or "") in NOT_AT_HEAD:
+                raise  # the schema lacks what the property reads: not a disagreement (rls/command.py)
+            last = history[-1] if history else "reading the world"
+            raise Disagreement(f"a statement failed ({exc.sqlstate}: {exc.diag.message_primary}) after {last}; "
+                               f"the model expects an answer or a refusal, not an error\n"
+                               f"{describe(world, history)}") from None
 
 
 # Without a full sweep, each world sweeps one table. Drawn, not taken in turn:

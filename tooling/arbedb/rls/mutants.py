@@ -59,7 +59,22 @@ FUNCTION_MUTATIONS = {
         ("role claim not checked", "\n       OR (claims ->> 'role') IS DISTINCT FROM 'authenticated'", ""),
         ("a sub beside a key is honoured", "IF (claims -> 'sub') IS NOT NULL AND (claims -> 'arbe_api_key_id') IS NOT NULL THEN",
          "IF false THEN"),
+        ("a JSON-null sub beside a key is ignored", "IF (claims -> 'sub') IS NOT NULL AND", "IF (claims ->> 'sub') IS NOT NULL AND"),
+        ("a non-uuid sub beside a key is ignored", "IF (claims -> 'sub') IS NOT NULL AND",
+         "IF (claims ->> 'sub') ~* uuid_shape AND"),
+        ("a malformed key id is cast (an error, not nobody)", "ELSIF key_id ~* uuid_shape THEN", "ELSIF key_id IS NOT NULL THEN"),
     ],
+    # What user SQL (and policies to come) read; the property asks them as every caller.
+    "caller_agent_id": [("a dead key's agent", "RETURN (arbe.caller_key()).agent_id;",
+                         "RETURN (SELECT k.agent_id FROM public.api_keys AS k WHERE k.id = (arbe.caller_claims()).api_key_id);")],
+    "caller_key_house_id": [("a dead key's house", "RETURN (arbe.caller_key()).house_id;",
+                             "RETURN (SELECT k.house_id FROM public.api_keys AS k "
+                             "WHERE k.id = (arbe.caller_claims()).api_key_id);")],
+    # A caller's write of the copy (members grants UPDATE on every column) must be overwritten.
+    "mirror_house_liveness": [("a caller's write of the copy is kept",
+                               "    ELSE\n        NEW.house_deleted_at := (SELECT h.deleted_at",
+                               "    ELSIF NEW.house_deleted_at IS NOT DISTINCT FROM OLD.house_deleted_at THEN\n"
+                               "        NEW.house_deleted_at := (SELECT h.deleted_at")],
     "live_api_key": [
         ("revoked keys act", "\n      AND k.revoked_at IS NULL", ""),
         ("expired keys act", "\n      AND (k.expires_at IS NULL OR k.expires_at > pg_catalog.statement_timestamp())", ""),
@@ -85,6 +100,8 @@ FUNCTION_MUTATIONS = {
     "cascade_key_liveness": [
         ("a restored house stays dead to its keys", "WHERE k.house_id = NEW.id AND k.deleted_at IS NULL",
          "WHERE k.house_id = NEW.id AND NEW.deleted_at IS NOT NULL AND k.deleted_at IS NULL"),
+        ("revoked keys' copies go stale", "WHERE k.house_id = NEW.id AND k.deleted_at IS NULL",
+         "WHERE k.house_id = NEW.id AND k.deleted_at IS NULL AND k.revoked_at IS NULL"),
         ("a restored agent stays dead to its keys", "WHERE k.house_id = NEW.house_id AND k.agent_id = NEW.id",
          "WHERE NEW.deleted_at IS NOT NULL AND k.house_id = NEW.house_id AND k.agent_id = NEW.id"),
     ],
@@ -137,6 +154,12 @@ FUNCTION_MUTATIONS = {
     "secret_keystream": [("secret values stored in clear", "arbe_private.prf(\n            enc_key, nonce || pg_catalog.int4send(i), via)",
                           "pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')")],
 }
+# trigger -> [(what the mutation does, text in its CREATE TRIGGER, replacement)], checked like FUNCTION_MUTATIONS.
+TRIGGER_MUTATIONS = {
+    "threads_limit_key_columns": [("keys change environment_id, kind and config",
+                                   "limit_key_columns('status', 'title', 'usage')",
+                                   "limit_key_columns('status', 'title', 'usage', 'environment_id', 'kind', 'config')")],
+}
 # One stray grant on the private schema: every credential hash and secret value
 # would be one SELECT away for any caller.
 PRIVATE_GRANT = ("GRANT USAGE ON SCHEMA arbe_private TO anon, authenticated; "
@@ -175,14 +198,14 @@ def _policy_mutants(node, path: str) -> list[Mutant]:
     return out
 
 
-def _function_mutants(node, source: str, path: str) -> list[Mutant]:
-    name = node.funcname[-1].sval
+def _curated_mutants(kind: str, mutations: dict, name: str, source: str, path: str) -> list[Mutant]:
+    """A function's or trigger's curated mutations: its CREATE OR REPLACE with the text replaced."""
     out = []
-    for what, old, new in FUNCTION_MUTATIONS.get(name, []):
+    for what, old, new in mutations.get(name, []):
         if source.count(old) != 1:
             raise ArbedbError(f"{path}: mutation {name!r} ({what}) expects its text exactly once in the "
-                              f"function; update FUNCTION_MUTATIONS in tooling/arbedb/rls/mutants.py")
-        out.append(Mutant(f"function {name}: {what}", source.replace(old, new) + ";", path))
+                              f"{kind}; update {kind.upper()}_MUTATIONS in tooling/arbedb/rls/mutants.py")
+        out.append(Mutant(f"{kind} {name}: {what}", source.replace(old, new) + ";", path))
     return out
 
 
@@ -213,7 +236,7 @@ ADMIN_HOUSES, MEMBER_HOUSES = "arbe.caller_house_ids('admin')", "arbe.caller_hou
 
 def derive(project: Project, perms: Permissions) -> list[Mutant]:
     mutants: list[Mutant] = _table_mutants(perms)
-    seen_functions = set()
+    seen_functions, seen_triggers = set(), set()
     for f in declarative_files(project):
         if not f.relpath.startswith(("policies/", "triggers/")):
             continue
@@ -224,11 +247,13 @@ def derive(project: Project, perms: Permissions) -> list[Mutant]:
             elif kind == "CreateTrigStmt" and not node.trigname.endswith(NOT_SECURITY_TRIGGERS):
                 mutants.append(Mutant(f"trigger {node.trigname}: dropped",
                                       f"DROP TRIGGER {node.trigname} ON public.{node.relation.relname};", f.relpath))
+                seen_triggers.add(node.trigname)
+                mutants += _curated_mutants("trigger", TRIGGER_MUTATIONS, node.trigname, source, f.relpath)
             elif kind == "CreateFunctionStmt" and node.funcname[0].sval in ("arbe", "arbe_private"):
                 # (FUNCTION_MUTATIONS names arbe's and arbe_private's functions; public's Data API
                 # wrappers share arbe's names.)
                 seen_functions.add(node.funcname[-1].sval)
-                mutants += _function_mutants(node, source, f.relpath)
+                mutants += _curated_mutants("function", FUNCTION_MUTATIONS, node.funcname[-1].sval, source, f.relpath)
             elif kind == "AlterTableStmt" and _enables_rls(node):
                 table = f"{node.relation.schemaname}.{node.relation.relname}"
                 mutants.append(Mutant(f"table {table}: RLS disabled",
@@ -239,9 +264,10 @@ def derive(project: Project, perms: Permissions) -> list[Mutant]:
                     grantees = ", ".join(g.rolename for g in node.grantees)
                     mutants.append(Mutant(f"grant on {obj.relname}: all columns",
                                           f"GRANT UPDATE ON public.{obj.relname} TO {grantees};", f.relpath))
-    missing = set(FUNCTION_MUTATIONS) - seen_functions
+    missing = (set(FUNCTION_MUTATIONS) - seen_functions) | (set(TRIGGER_MUTATIONS) - seen_triggers)
     if missing:
-        raise ArbedbError(f"FUNCTION_MUTATIONS names functions not in policies/ or triggers/: {sorted(missing)}")
+        raise ArbedbError(f"FUNCTION_MUTATIONS or TRIGGER_MUTATIONS names what is not in policies/ or triggers/: "
+                          f"{sorted(missing)}")
     mutants.append(Mutant("arbe_private's tables readable by callers", PRIVATE_GRANT, "policies/00_privileges.sql"))
     mutants += [Mutant(f"execute {fn} granted to authenticated", f"GRANT EXECUTE ON FUNCTION {fn} TO authenticated;",
                        "policies/") for fn in SERVICE_ONLY + OWNER_ONLY]

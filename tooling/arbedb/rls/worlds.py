@@ -281,7 +281,12 @@ BROKEN_CLAIMS = {
     "no claims": None,
     "malformed": "{not json",
     "non-uuid sub": '{"sub":"alice","role":"authenticated"}',
+    # A key id that is no uuid: nobody, never a cast error.
+    "malformed key id": '{"role":"authenticated","arbe_api_key_id":"key-1"}',
 }
+# Beside a (live) key id, a sub that names no user still makes the claims nobody's:
+# present at all counts (docs/model.md §2).
+SUB_BESIDE_KEY = {"JSON-null sub and key": None, "non-uuid sub and key": "alice"}
 
 
 KELVIN = "\u212a"  # lower() under a Unicode-aware collation makes it `k`
@@ -309,4 +314,6 @@ def callers(world: World) -> list[Caller]:
         if keys:  # a user's sub beside a (live, if any) key: neither, nobody
             key = next((k for k in keys if live_key(world, k.id)), keys[0])
             out.append(Caller("sub and key", claims=json.dumps({**user_claims(some_user), **key_claims(key.id)})))
+            out += [Caller(label, claims=json.dumps({**key_claims(key.id), "sub": sub}), probed=False)
+                    for label, sub in SUB_BESIDE_KEY.items()]
     return out
