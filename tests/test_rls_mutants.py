@@ -72,6 +72,10 @@ BLIND_SPOTS = {
     "trigger threads_limit_key_columns: keys change environment_id, kind and config": "UPDATE threads",
     "function mirror_house_liveness: a caller's write of the copy is kept": "house_deleted_at",
     "function cascade_key_liveness: revoked keys' copies go stale": "liveness copies",
+    # time: one transaction, so now() never moves; the loaded rows carry an older stamp
+    "function touch_updated_at: no-op writes bump updated_at": "a no-op write leaves it",
+    "function limit_key_columns: a key's write that also sends updated_at is refused": "UPDATE threads",
+    "function stamp_inserted: keys' INSERTs keep client timestamps": "other than the server's time",
 }
 
 

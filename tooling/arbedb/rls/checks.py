@@ -38,7 +38,7 @@ from ..permissions import Permissions
 from .model import Caller, Row, World
 from .report import describe, namer
 from .worlds import callers as callers_of
-from .worlds import load, projection, rows_of, rows_sql, world_specs
+from .worlds import LOADED, load, projection, rows_of, rows_sql, world_specs
 from .writes import NOW, bulk_touch, execute, session, try_write, writes
 
 WRITES_PER_WORLD = 8
@@ -53,16 +53,17 @@ def statements(perms: Permissions) -> SimpleNamespace:
     """The statements that read every declared table at once, composed once per run.
     visible: every table's visible ids (RLS applies to each arm on its own).
     all_rows: every table's projection, for the check after each write; and whether the
-    row's timestamps are the server's: the whole run is one transaction, so every row,
-    loaded or written by a caller (whose INSERTs send timestamps of their own, see
-    writes.py), must carry its now().
+    row's timestamps are the server's: the load's (worlds.LOADED) or, for what the run's
+    one transaction made or changed, its now(); never a caller's (whose INSERTs send
+    timestamps of their own, see writes.py).
     deleted: soft-deleted rows as they are, whole: nothing of them may change afterwards."""
     names = perms.names
     return SimpleNamespace(
         visible=" UNION ALL ".join(f"SELECT '{t}', id FROM public.{t}" for t in names),
         all_rows=" UNION ALL ".join(
             f"SELECT '{t}', id, house_id, deleted_at IS NOT NULL, jsonb_build_array({projection(perms, t)}), "
-            f"created_at = now() AND updated_at = now() FROM public.{t}" for t in names),
+            f"created_at IN (now(), '{LOADED}') AND updated_at IN (now(), '{LOADED}') AND updated_at >= created_at "
+            f"FROM public.{t}" for t in names),
         deleted=" UNION ALL ".join(f"SELECT '{t}', id, to_jsonb(r) FROM public.{t} AS r WHERE deleted_at IS NOT NULL"
                                    for t in names),
         tables=", ".join(f"public.{t}" for t in names),
@@ -380,13 +381,18 @@ def check_write(conn, world: World, caller: Caller, write) -> None:
     What is read afterwards (the new rows to adopt, every table, the soft-deleted
     rows) is read in one round trip."""
     perms = world.perms
-    frozen = deleted_rows(conn, perms)
+    touched = isinstance(write, model.Update)
+    frozen, before = _pipelined(conn, [(statements(perms).deleted, None), (
+        stamps_sql(write.table) if touched else "SELECT NULL", (write.row_id,) if touched else None)])
+    frozen, before = _by_row(frozen.fetchall()), before.fetchone()
     outcome = execute(conn, perms, caller, write)
     pending = model.apply(world, caller, write) if _expect(world, caller, write, outcome) else []
     new_in = sorted({t for t, _ in pending})
-    *fresh, state, stale, now = _pipelined(conn, [(rows_sql(perms, t), None) for t in new_in]
-                                           + [(statements(perms).all_rows, None), (statements(perms).stale, None),
-                                              (statements(perms).deleted, None)])
+    *fresh, state, stale, now, after = _pipelined(
+        conn, [(rows_sql(perms, t), None) for t in new_in] + [(statements(perms).all_rows, None),
+        (statements(perms).stale, None), (statements(perms).deleted, None)]
+        + [(stamps_sql(write.table) if touched else "SELECT NULL", (write.row_id,) if touched else None)])
+    before = before if touched else None
     if pending:
         _adopt(world, pending, {t: rows_of(perms, t, cur.fetchall()) for t, cur in zip(new_in, fresh)})
         if isinstance(write, model.Call) and write.function in ("create_invite", "create_api_key"):
@@ -395,6 +401,24 @@ def check_write(conn, world: World, caller: Caller, write) -> None:
             remembered[outcome[1]] = next(r.id for t, r in pending if t == table)
     check_state(conn, world, f"{caller.label}: {write!r}", state.fetchall(), stale.fetchall())
     check_frozen(world, frozen, _by_row(now.fetchall()), f"{caller.label}: {write!r}")
+    if touched and before:
+        check_touched(write, outcome[0], before, after.fetchone(), f"{caller.label}: {write!r}")
+
+
+def stamps_sql(table: str) -> str:
+    """A row as it is apart from updated_at, its updated_at, and whether that is now()."""
+    return f"SELECT to_jsonb(r) - 'updated_at', updated_at, updated_at = now() FROM public.{table} AS r WHERE id = %s"
+
+
+def check_touched(write, accepted: bool, before: tuple, after: tuple, label: str) -> None:
+    """updated_at moves (to now()) exactly when the row changes: a write that sends the
+    same values leaves it, and one that also sends updated_at is a change like any other."""
+    changed = before[0] != after[0] or (accepted and write.column == "updated_at")
+    if changed and not after[2]:
+        raise Disagreement(f"after {label}: the row changed and its updated_at stayed {after[1]}; model says now()")
+    if not changed and after[1] != before[1]:
+        raise Disagreement(f"after {label}: nothing in the row changed and its updated_at moved from {before[1]} to "
+                           f"{after[1]}; model says a no-op write leaves it")
 
 
 def probe(probes: Probes, world: World, caller: Caller, write) -> None:
@@ -521,12 +545,19 @@ KEPT_COLUMNS = ("house_deleted_at", "agent_deleted_at", "updated_at")
 
 
 def _sweep_kept(conn, world: World, callers: list[Caller], table: str, rows: list[Row]) -> None:
-    """Each KEPT_COLUMNS column the table's probes name, written with now() on the first
-    live row someone may write it on, by the first user and the first key allowed (in a
-    rolled-back savepoint), then every table, copy and timestamp compared with the model."""
-    for column in (c for c in world.perms[table].update_probes if c in KEPT_COLUMNS):
+    """Each KEPT_COLUMNS column the table's probes name, written with now(), and one column
+    written with the value it has, each on the first live row someone may write it on, by
+    the first user and the first key allowed (in a rolled-back savepoint); then every
+    table, copy and timestamp is compared with the model."""
+    rules = world.perms[table]
+    # And a no-op: a column the model holds set to the value it has (updated_at must stay).
+    same = next((c for c in rules.update_probes if c in rules.columns and c not in rules.immutable
+                 and c not in dict(rules.parents)), None)
+    for column in [c for c in rules.update_probes if c in KEPT_COLUMNS] + ([same] if same else []):
         for row in rows:
-            write = model.Update(table, row.id, column, NOW)
+            write = model.Update(table, row.id, column, row.data.get(column) if column == same else NOW)
+            if write.value is None:
+                continue
             allowed = [c for c in representatives(world, callers, row.house_id) if model.allowed(world, c, write)]
             writers = [w for w in (next((c for c in allowed if c.user_id), None),
                                    next((c for c in allowed if c.api_key_id), None)) if w]
@@ -611,13 +642,15 @@ def _sweep_inserts(conn, probes: Probes, world, callers, table, ids, users) -> N
     rules = world.perms[table]
     own = {t: next((i for i in ids[t] if world.rows[t][i].house_id == house), None) for _, t in rules.parents}
     first_parent = tuple((c, own[t]) for c, t in rules.parents[:1])  # one parent: configs allow only one
+    key_inserts = []
     for caller in representatives(world, callers, house):
         if rules.agent_key.insert and caller.api_key_id:  # a key's own agent, with and without the house
             scope = model.live_key(world, caller.api_key_id) or (house, dict(first_parent).get(rules.agent_column))
             for n, with_house in enumerate((True, False)):
-                probe(probes, world, caller, model.Insert(
-                    table, uuid.uuid5(uuid.NAMESPACE_URL, f"key/{table}/{caller.label}/{n}"),
-                    scope[0] if with_house else None, None, ((rules.agent_column, scope[1]),)))
+                write = model.Insert(table, uuid.uuid5(uuid.NAMESPACE_URL, f"key/{table}/{caller.label}/{n}"),
+                                     scope[0] if with_house else None, None, ((rules.agent_column, scope[1]),))
+                probe(probes, world, caller, write)
+                key_inserts.append((caller, write))
         for n, (with_house, author) in enumerate(((True, None), (False, None), (True, _other(users, caller.user_id)))):
             write = model.Insert(table, uuid.uuid5(uuid.NAMESPACE_URL, f"{table}/{house}/{caller.label}/{n}"),
                                  house if with_house else None, author, first_parent)
@@ -628,9 +661,11 @@ def _sweep_inserts(conn, probes: Probes, world, callers, table, ids, users) -> N
     kept = next(((c, w) for c in representatives(world, callers, house) for w in [model.Insert(
         table, uuid.uuid5(uuid.NAMESPACE_URL, f"{table}/{house}/{c.label}/kept"), house, None, first_parent)]
         if model.allowed(world, c, w)), None)
-    if kept:
+    # And a key's, which goes through its own policy (and must not keep its clock either).
+    kept_by_key = next(((c, w) for c, w in key_inserts if model.allowed(world, c, w)), None)
+    for writer in filter(None, (kept, kept_by_key)):
         with conn.transaction(force_rollback=True):
-            check_write(conn, world.copy(), *kept)
+            check_write(conn, world.copy(), *writer)
 
 
 def _sweep_functions(probes: Probes, world, callers, ids) -> None:

@@ -82,7 +82,13 @@ FUNCTION_MUTATIONS = {
         ("keys of deleted houses act", "\n      AND k.house_deleted_at IS NULL", ""),
         ("keys of deleted agents act", "\n      AND k.agent_deleted_at IS NULL", ""),
     ],
-    "limit_key_columns": [("keys change any column", "IF changed IS NOT NULL THEN", "IF false THEN")],
+    "limit_key_columns": [("keys change any column", "IF changed IS NOT NULL THEN", "IF false THEN"),
+                          ("a key's write that also sends updated_at is refused", " AND n.key <> 'updated_at'", "")],
+    # Time: the run is one transaction, so the property tells a changed row by its
+    # updated_at leaving the load's stamp (worlds.LOADED) for now().
+    "touch_updated_at": [("no-op writes bump updated_at", "IF to_jsonb(NEW) = to_jsonb(OLD) THEN", "IF false THEN")],
+    "stamp_inserted": [("keys' INSERTs keep client timestamps", "IF NOT arbe.caller_bypasses_rls() THEN",
+                        "IF NOT arbe.caller_bypasses_rls() AND (arbe.caller_claims()).api_key_id IS NULL THEN")],
     # (No "admin ranks as owner": owner-only rules compare the role by name, not rank.)
     "role_rank": [("member ranks as admin", "WHEN 'member' THEN 1", "WHEN 'member' THEN 2")],
     "caller_house_ids": [

@@ -171,6 +171,12 @@ def email_of(user: int) -> str:
     return f"user{user}@work.example"
 
 
+# When the loaded rows were made and last changed: before the run's transaction, so that
+# now() (which never moves inside it) tells a row a write changed from one it did not
+# (checks.check_write). Neither the server's now() nor a client's clock (writes.CLIENT_TIME).
+LOADED = "2001-01-01T00:00:00Z"
+
+
 def load(conn, spec: WorldSpec, perms: Permissions) -> World:
     """Insert the world as service_role; returns the model of what was loaded.
     In a pipeline: the inserts need no answer, so they travel together, and only
@@ -187,12 +193,13 @@ def _insert_world(conn, spec: WorldSpec, world: World) -> None:
     now = datetime.now(timezone.utc)
     past, future = now - timedelta(days=1), now + timedelta(days=7)
     users = [w.user(email_of(i)) for i in range(spec.users)]
+    born = {"created_at": LOADED, "updated_at": LOADED}  # service_role's own stamps are kept
     credentials = []  # written after the rows, as the connection's own (owner) role
     conn.execute("SET LOCAL ROLE service_role")
     houses = []
     for h in spec.houses:
         creator = users[h.creator] if h.creator is not None and h.creator < len(users) else None
-        hid = w.house(f"house {len(houses)}", created_by=creator, deleted_at=now if h.deleted else None)
+        hid = w.house(f"house {len(houses)}", created_by=creator, deleted_at=now if h.deleted else None, **born)
         if h.memberless:
             # Deleting a live house's last owner soft-deletes it (triggers/40_guards.sql);
             # service_role restores it, which is how such a house can exist.
@@ -204,7 +211,7 @@ def _insert_world(conn, spec: WorldSpec, world: World) -> None:
                 "SELECT 1 FROM public.members WHERE house_id = %s AND user_id = %s AND deleted_at IS NULL",
                 (houses[m.house], users[m.user])).fetchone():
             continue  # one live membership per user and house
-        w.member(houses[m.house], users[m.user], m.role, deleted_at=now if m.deleted else None)
+        w.member(houses[m.house], users[m.user], m.role, deleted_at=now if m.deleted else None, **born)
     parents: dict[tuple[str, int], list[uuid.UUID]] = {}
     perms = world.perms
     # Parents before children: a table with children and no parent first, then by depth.
@@ -215,7 +222,7 @@ def _insert_world(conn, spec: WorldSpec, world: World) -> None:
         if r.table not in NINE:
             values = _added_row(perms[r.table], r, n, parents, now)
             if values is not None:
-                row_id = w.row(r.table, house, **values)
+                row_id = w.row(r.table, house, **values, **born)
                 parents.setdefault((r.table, r.house), []).append(row_id)
             continue
         values = {"deleted_at": now if r.deleted else None,
@@ -236,7 +243,7 @@ def _insert_world(conn, spec: WorldSpec, world: World) -> None:
                 values.update(invited_by=users[r.inviter % spec.users])
         if r.table == "api_keys":
             values.update(revoked_at=past if r.flag else None, expires_at=past if r.other % 3 == 0 else None)
-        row_id = w.row(r.table, house, **{k: v for k, v in values.items() if v is not None})
+        row_id = w.row(r.table, house, **{k: v for k, v in values.items() if v is not None}, **born)
         parents.setdefault((r.table, r.house), []).append(row_id)
         credentials.append((r, row_id))
     conn.execute("RESET ROLE")
