@@ -434,11 +434,29 @@ def representatives(world: World, callers: list[Caller], house) -> list[Caller]:
     by_kind = {}
     for c in callers:
         if c.user_id:
-            left = any(m.house_id == house and m.data["user_id"] == c.user_id and m.deleted
-                       for m in world.rows["members"].values())
-            by_kind.setdefault((world.role_in(c.user_id, house) or "outsider", left), c)
+            by_kind.setdefault((world.role_in(c.user_id, house) or "outsider", _left(world, c, house)), c)
     ranked = sorted(by_kind.items(), key=lambda kv: (-model.RANK.get(kv[0][0], 0), kv[0][1]))
     return [c for _, c in ranked] + [c for c in callers if not c.user_id and c.probed]
+
+
+def _left(world: World, caller: Caller, house) -> bool:
+    """The caller once had a membership in the house that is soft-deleted now."""
+    return any(m.house_id == house and m.data["user_id"] == caller.user_id and m.deleted
+               for m in world.rows["members"].values())
+
+
+def _sweep_rejoin(conn, world: World, callers: list[Caller]) -> None:
+    """A member who left accepts a new invite, kept (then rolled back) and the state
+    compared: they are a member again, with a membership of their own."""
+    for token, invite in world.tokens.items():
+        row = world.rows["invites"].get(invite)
+        write = model.Call("accept_invite", (token,))
+        rejoiner = next((c for c in callers if row and c.user_id and _left(world, c, row.house_id)
+                         and world.role_in(c.user_id, row.house_id) is None and model.allowed(world, c, write)), None)
+        if rejoiner:
+            with conn.transaction(force_rollback=True):
+                check_write(conn, world.copy(), rejoiner, write)
+            return
 
 
 SERVICE = Caller("service_role", role="service_role", claims='{"role":"service_role"}')
@@ -498,6 +516,8 @@ def sweep(conn, world: World, callers: list[Caller], tables) -> None:
             _sweep_table(conn, probes, world, callers, table, ids, users)
         if "invites" in tables or "api_keys" in tables or "secrets" in tables:
             _sweep_functions(probes, world, callers, ids)
+    if "invites" in tables:
+        _sweep_rejoin(conn, world, callers)
     if "houses" in tables:
         _sweep_house_liveness(conn, world, callers, ids)
     if "agents" in tables:
@@ -532,6 +552,8 @@ def _sweep_table(conn, probes: Probes, world: World, callers: list[Caller], tabl
             for value in values:
                 for caller in kinds[: None if not deleted else 1]:
                     probe(probes, world, caller, model.Update(table, row.id, column, value))
+        for caller in kinds:  # a hard DELETE, which no caller may send
+            probe(probes, world, caller, model.Delete(table, row.id))
         if not deleted:
             _sweep_service(probes, world, table, row, ids, users)
     _sweep_inserts(conn, probes, world, callers, table, ids, users)

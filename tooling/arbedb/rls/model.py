@@ -209,6 +209,16 @@ class Update:
 
 
 @dataclass(frozen=True)
+class Delete:
+    """A hard DELETE: callers never may (a soft delete is the only delete they have)."""
+    table: str
+    row_id: UUID
+
+    def __repr__(self) -> str:
+        return f"DELETE {self.table} {str(self.row_id)[:8]}"
+
+
+@dataclass(frozen=True)
 class Call:
     function: str
     args: tuple
@@ -394,6 +404,8 @@ def allowed(world: World, caller: Caller, write) -> bool:
         return _insert_allowed(world, caller, write)
     if isinstance(write, Update):
         return _update_allowed(world, caller, write)
+    if isinstance(write, Delete):
+        return False
     return _call_allowed(world, caller, write)
 
 

@@ -61,7 +61,7 @@ FUNCTION_MUTATIONS = {
          "IF false THEN"),
         ("a JSON-null sub beside a key is ignored", "IF (claims -> 'sub') IS NOT NULL AND", "IF (claims ->> 'sub') IS NOT NULL AND"),
         ("a non-uuid sub beside a key is ignored", "IF (claims -> 'sub') IS NOT NULL AND",
-         "IF (claims ->> 'sub') ~* uuid_shape AND"),
+         "IF (claims -> 'sub') IS NOT NULL AND coalesce((claims ->> 'sub') ~* uuid_shape, true) AND"),
         ("a malformed key id is cast (an error, not nobody)", "ELSIF key_id ~* uuid_shape THEN", "ELSIF key_id IS NOT NULL THEN"),
     ],
     # What user SQL (and policies to come) read; the property asks them as every caller.
@@ -144,7 +144,9 @@ FUNCTION_MUTATIONS = {
     ],
     # accept_invite's own look-up, after the lock, no longer asks acceptable_invite:
     # a soft-deleted (revoked) invite is accepted even though lookup_invite hides it.
-    "accept_invite": [("revoked invites accepted by accept_invite alone",
+    "accept_invite": [("a member who left cannot come back",
+                       "m.user_id = arbe.caller_id() AND m.deleted_at IS NULL;", "m.user_id = arbe.caller_id();"),
+                      ("revoked invites accepted by accept_invite alone",
                        "    invite := arbe.acceptable_invite(token);\n    IF invite.id IS NULL",
                        "    SELECT i.* INTO invite FROM arbe_private.invite_tokens AS t\n"
                        "    JOIN public.invites AS i ON i.id = t.invite_id\n"
@@ -232,9 +234,16 @@ def _widened_role(node, source: str, path: str, perms: Permissions) -> list[Muta
 
 def _table_mutants(perms: Permissions) -> list[Mutant]:
     """Per declared table (not the special ones, whose guards have their own mutants):
-    every trigger it carries disabled at once."""
+    every trigger it carries disabled at once. And per declared table no other declared
+    table hangs under: callers granted DELETE with a permissive policy (callers only ever
+    soft-delete). (A parent's rows in a world all have children, whose foreign keys refuse
+    the DELETE on their own, and every table hangs under houses: houses and agents would
+    survive without a hole.)"""
     return [Mutant(f"table public.{t}: triggers disabled", f"ALTER TABLE public.{t} DISABLE TRIGGER USER;",
-                   perms.source) for t, rules in perms.tables.items() if not rules.special]
+                   perms.source) for t, rules in perms.tables.items() if not rules.special] + [
+        Mutant(f"table public.{t}: callers may DELETE", f"GRANT DELETE ON public.{t} TO authenticated; "
+               f"CREATE POLICY arbedb_mutant_delete ON public.{t} FOR DELETE TO authenticated USING (true);",
+               perms.source) for t in perms.names if not perms.children_of(t) and perms[t].special != "houses"]
 
 
 ADMIN_HOUSES, MEMBER_HOUSES = "arbe.caller_house_ids('admin')", "arbe.caller_house_ids('member')"

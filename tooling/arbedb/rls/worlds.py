@@ -75,9 +75,11 @@ CORE_ROWS = (
     # Made by the admin who was removed since (user3): it no longer works.
     RowSpec("invites", 0, other=2, inviter=3),
     # For user3, who left house 0: a revoked, an expired and a used invite. Accepting
-    # any would make them a member again, a change every check sees.
+    # any of these would make them a member again, a change every check sees.
     RowSpec("invites", 0, deleted=True, other=3), RowSpec("invites", 0, flag=True, other=3),
     RowSpec("invites", 0, other=103),
+    # And a new one for user3, live: a member who left may come back (checks._sweep_rejoin).
+    RowSpec("invites", 0, other=3),
     RowSpec("api_keys", 0, other=1), RowSpec("api_keys", 0, other=0), RowSpec("api_keys", 0, flag=True, other=1),
     RowSpec("api_keys", 0, deleted=True, other=1),
     # Agent keys: of the live agent 0 (whose thread and config are above), and of the deleted agent 1.
