@@ -434,7 +434,11 @@ def representatives(world: World, callers: list[Caller], house) -> list[Caller]:
     by_kind = {}
     for c in callers:
         if c.user_id:
-            by_kind.setdefault((world.role_in(c.user_id, house) or "outsider", _left(world, c, house)), c)
+            # (and, in a soft-deleted house, the role its members would have: a check that
+            # forgets the house's liveness lets exactly them through)
+            held = next((m.data["role"] for m in world.rows["members"].values() if m.house_id == house
+                         and m.data["user_id"] == c.user_id and not m.deleted), None)
+            by_kind.setdefault((world.role_in(c.user_id, house) or "outsider", _left(world, c, house), held), c)
     ranked = sorted(by_kind.items(), key=lambda kv: (-model.RANK.get(kv[0][0], 0), kv[0][1]))
     return [c for _, c in ranked] + [c for c in callers if not c.user_id and c.probed]
 
