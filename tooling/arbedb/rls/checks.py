@@ -572,9 +572,10 @@ KEPT_COLUMNS = ("house_deleted_at", "agent_deleted_at", "updated_at")
 
 def _sweep_kept(conn, world: World, callers: list[Caller], table: str, rows: list[Row]) -> None:
     """Each KEPT_COLUMNS column the table's probes name, written with now(), and one column
-    written with the value it has, each on the first live row someone may write it on, by
-    the first user and the first key allowed (in a rolled-back savepoint); then every
-    table, copy and timestamp is compared with the model."""
+    written with the value it has, each on the first live row someone may write it on, by a
+    key if one may (its column limits are what could forget updated_at), else the first
+    caller allowed (in a rolled-back savepoint); then every table, copy and timestamp is
+    compared with the model."""
     rules = world.perms[table]
     # And a no-op: a column the model holds set to the value it has (updated_at must stay).
     same = next((c for c in rules.update_probes if c in rules.columns and c not in rules.immutable
@@ -585,12 +586,10 @@ def _sweep_kept(conn, world: World, callers: list[Caller], table: str, rows: lis
             if write.value is None:
                 continue
             allowed = [c for c in representatives(world, callers, row.house_id) if model.allowed(world, c, write)]
-            writers = [w for w in (next((c for c in allowed if c.user_id), None),
-                                   next((c for c in allowed if c.api_key_id), None)) if w]
-            for writer in writers:
+            writer = next((c for c in allowed if c.api_key_id), next(iter(allowed), None))
+            if writer:
                 with conn.transaction(force_rollback=True):
                     check_write(conn, world.copy(), writer, write)
-            if writers:
                 break
 
 
