@@ -110,3 +110,18 @@ def test_cli_without_temp_privilege_is_one_line_that_says_what_to_grant(arbedb_d
         with psycopg.connect(arbedb_dsn, autocommit=True) as conn:
             conn.execute("DROP OWNED BY arbedb_no_temp")
             conn.execute("DROP ROLE arbedb_no_temp")
+
+
+def test_cli_reports_a_statement_that_errors_as_a_disagreement(arbedb_dsn, arbedb_project):
+    """A schema that makes a caller's statement fail (a key id that is no uuid cast
+    instead of being nobody) disagrees with the model; it is not "is it at head?"."""
+    from arbedb.rls.mutants import derive
+
+    mutant = next(m for m in derive(arbedb_project, PERMS) if m.name.endswith("a malformed key id is cast (an error, not nobody)"))
+    _break(arbedb_dsn, mutant.sql)
+    proc = _rls_test("--dsn", arbedb_dsn, "--examples", "3")
+    assert proc.returncode == 1
+    first = proc.stderr.splitlines()[0]
+    assert first.startswith("arbedb: error: RLS disagrees with the model: a statement failed (22P02"), first
+    assert "arbedb apply" not in proc.stderr
+    assert "world at the disagreement:" in proc.stderr

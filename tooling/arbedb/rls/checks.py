@@ -38,7 +38,7 @@ from ..permissions import Permissions
 from .model import Caller, Row, World
 from .report import describe, namer
 from .worlds import callers as callers_of
-from .worlds import load, projection, rows_of, rows_sql, world_specs
+from .worlds import LOADED, load, projection, rows_of, rows_sql, world_specs
 from .writes import NOW, bulk_touch, execute, session, try_write, writes
 
 WRITES_PER_WORLD = 8
@@ -53,20 +53,37 @@ def statements(perms: Permissions) -> SimpleNamespace:
     """The statements that read every declared table at once, composed once per run.
     visible: every table's visible ids (RLS applies to each arm on its own).
     all_rows: every table's projection, for the check after each write; and whether the
-    row's timestamps are the server's: the whole run is one transaction, so every row,
-    loaded or written by a caller (whose INSERTs send timestamps of their own, see
-    writes.py), must carry its now().
+    row's timestamps are the server's: the load's (worlds.LOADED) or, for what the run's
+    one transaction made or changed, its now(); never a caller's (whose INSERTs send
+    timestamps of their own, see writes.py).
     deleted: soft-deleted rows as they are, whole: nothing of them may change afterwards."""
     names = perms.names
     return SimpleNamespace(
         visible=" UNION ALL ".join(f"SELECT '{t}', id FROM public.{t}" for t in names),
         all_rows=" UNION ALL ".join(
             f"SELECT '{t}', id, house_id, deleted_at IS NOT NULL, jsonb_build_array({projection(perms, t)}), "
-            f"created_at = now() AND updated_at = now() FROM public.{t}" for t in names),
+            f"created_at IN (now(), '{LOADED}') AND updated_at IN (now(), '{LOADED}') AND updated_at >= created_at "
+            f"FROM public.{t}" for t in names),
         deleted=" UNION ALL ".join(f"SELECT '{t}', id, to_jsonb(r) FROM public.{t} AS r WHERE deleted_at IS NOT NULL"
                                    for t in names),
-        tables=", ".join(f"public.{t}" for t in names))
+        tables=", ".join(f"public.{t}" for t in names),
+        stale=" UNION ALL ".join(STALE_COPIES[t] for t in names if t in STALE_COPIES) or "SELECT NULL, NULL WHERE false")
 
+
+# The liveness copies (members.house_deleted_at, api_keys' house_deleted_at and
+# agent_deleted_at): whatever a caller wrote into them, every row that still follows
+# its house and agent (not soft-deleted; revoked keys too) holds their deleted_at.
+# The special tables' upkeep, so code (triggers/25 and 26).
+STALE_COPIES = {
+    "members": "SELECT 'members', m.id FROM public.members AS m JOIN public.houses AS h ON h.id = m.house_id "
+               "WHERE m.deleted_at IS NULL AND m.house_deleted_at IS DISTINCT FROM h.deleted_at",
+    "api_keys": "SELECT 'api_keys', k.id FROM public.api_keys AS k JOIN public.houses AS h ON h.id = k.house_id "
+                "LEFT JOIN public.agents AS a ON a.house_id = k.house_id AND a.id = k.agent_id "
+                "WHERE k.deleted_at IS NULL AND (k.house_deleted_at IS DISTINCT FROM h.deleted_at "
+                "OR k.agent_deleted_at IS DISTINCT FROM a.deleted_at)",
+}
+
+IDENTITY_READ = "SELECT arbe.caller_id(), arbe.caller_key_house_id(), arbe.caller_agent_id()"
 LOOKUPS = ("SELECT t, l.house_id, l.house_name, l.role FROM unnest(%s::text[]) AS t "
            "LEFT JOIN LATERAL arbe.lookup_invite(t) AS l ON true")
 THREAD_ACCESS = "SELECT t, arbe.can_access_thread(t) FROM unnest(%s::uuid[]) AS t"
@@ -82,14 +99,14 @@ def _pipelined(conn, queries) -> list:
 
 
 def _read_as_each(conn, perms: Permissions, callers: list[Caller], tokens: list, threads: list) -> list[tuple]:
-    """(caller, visible ids, invite look-ups or None, thread access or None) for
-    every caller. Reads change nothing, so no savepoint per caller: the role and
+    """(caller, visible ids, invite look-ups or None, thread access or None, identity
+    functions' answer or None) for every caller. Reads change nothing, so no savepoint per caller: the role and
     claims are set transaction-locally, caller after caller, and reset at the end."""
     queries, reads = [], []
     for caller in callers:
         mine = [(statements(perms).visible, None)]
         if not (caller.anon or caller.role):  # anon and other database roles may not EXECUTE them
-            mine += [(LOOKUPS, (tokens,)), (THREAD_ACCESS, (threads,))]
+            mine += [(LOOKUPS, (tokens,)), (THREAD_ACCESS, (threads,)), (IDENTITY_READ, None)]
         queries.append((IDENTITY, identity_params(*session(caller))))
         reads.append((caller, range(len(queries), len(queries) + len(mine))))
         queries += mine
@@ -98,15 +115,19 @@ def _read_as_each(conn, perms: Permissions, callers: list[Caller], tokens: list,
     out = []
     for caller, at in reads:
         rows = [cursors[i].fetchall() for i in at]
-        out.append((caller, rows[0], *(rows[1:] or (None, None))))
+        out.append((caller, rows[0], *(rows[1:] or (None, None, None))))
     return out
 
 
 def check_reads(conn, world: World, callers: list[Caller]) -> None:
     name = namer(world)
     tables = world.perms.names
-    for caller, visible_ids, lookups, access in _read_as_each(conn, world.perms, callers, list(world.tokens),
-                                                               sorted(world.rows["threads"], key=str)):
+    for caller, visible_ids, lookups, access, who in _read_as_each(conn, world.perms, callers, list(world.tokens),
+                                                                    sorted(world.rows["threads"], key=str)):
+        if who is not None and tuple(who[0]) != model.identity(world, caller):
+            show = lambda ids: [v and name([v])[0] for v in ids]  # noqa: E731 (in order, NULLs kept)
+            raise Disagreement(f"{caller.label} (caller_id, caller_key_house_id, caller_agent_id): database "
+                               f"{show(who[0])}, model {show(model.identity(world, caller))}")
         seen = {t: set() for t in tables}
         for table, row_id in visible_ids:
             seen[table].add(row_id)
@@ -248,6 +269,9 @@ def probe_caller(world: World, role: str) -> Caller:
 
 
 INSUFFICIENT_PRIVILEGE = psycopg.errors.InsufficientPrivilege.sqlstate
+# A table, column, function, schema or object the property reads is missing: the
+# database is not at head. Any other error in a world is the schema misbehaving.
+NOT_AT_HEAD = ("42P01", "42703", "42883", "3F000", "42704")
 PRIVATE_TABLES = ("arbe_private.invite_tokens", "arbe_private.api_key_hashes", "arbe_private.secret_values",
                   "arbe_private.thread_ids", "arbe_private.creation_slots")
 
@@ -300,13 +324,19 @@ def _adopt(world: World, pending: list, read: dict) -> None:
             world.rows[table][match] = fresh.pop(match)
 
 
-def check_state(conn, world: World, after: str, fetched: list | None = None) -> None:
-    """Every table holds what the model holds (``fetched``: ALL_ROWS's rows, if read already)."""
+def check_state(conn, world: World, after: str, fetched: list | None = None, stale: list | None = None) -> None:
+    """Every table holds what the model holds, and no liveness copy is stale (``fetched``,
+    ``stale``: all_rows's and stale's rows, if read already)."""
     name = namer(world)
     perms = world.perms
     db = {t: {} for t in perms.names}
     if fetched is None:
         fetched = conn.execute(statements(perms).all_rows).fetchall()
+    if stale is None:
+        stale = conn.execute(statements(perms).stale).fetchall()
+    if stale:
+        raise Disagreement(f"after {after}: the liveness copies (house_deleted_at, agent_deleted_at) of "
+                           f"{', '.join(f'{t} {name([i])[0]}' for t, i in stale)} differ from their house's or agent's")
     for table, row_id, house, deleted, values, server_time in fetched:
         db[table][row_id] = Row(row_id, house, deleted, dict(zip(perms[table].columns, values))).key()
         if not server_time:
@@ -351,20 +381,44 @@ def check_write(conn, world: World, caller: Caller, write) -> None:
     What is read afterwards (the new rows to adopt, every table, the soft-deleted
     rows) is read in one round trip."""
     perms = world.perms
-    frozen = deleted_rows(conn, perms)
+    touched = isinstance(write, model.Update)
+    frozen, before = _pipelined(conn, [(statements(perms).deleted, None), (
+        stamps_sql(write.table) if touched else "SELECT NULL", (write.row_id,) if touched else None)])
+    frozen, before = _by_row(frozen.fetchall()), before.fetchone()
     outcome = execute(conn, perms, caller, write)
     pending = model.apply(world, caller, write) if _expect(world, caller, write, outcome) else []
     new_in = sorted({t for t, _ in pending})
-    *fresh, state, now = _pipelined(conn, [(rows_sql(perms, t), None) for t in new_in]
-                                    + [(statements(perms).all_rows, None), (statements(perms).deleted, None)])
+    *fresh, state, stale, now, after = _pipelined(
+        conn, [(rows_sql(perms, t), None) for t in new_in] + [(statements(perms).all_rows, None),
+        (statements(perms).stale, None), (statements(perms).deleted, None)]
+        + [(stamps_sql(write.table) if touched else "SELECT NULL", (write.row_id,) if touched else None)])
+    before = before if touched else None
     if pending:
         _adopt(world, pending, {t: rows_of(perms, t, cur.fetchall()) for t, cur in zip(new_in, fresh)})
         if isinstance(write, model.Call) and write.function in ("create_invite", "create_api_key"):
             table, remembered = (("invites", world.tokens) if write.function == "create_invite"
                                  else ("api_keys", world.keys))
             remembered[outcome[1]] = next(r.id for t, r in pending if t == table)
-    check_state(conn, world, f"{caller.label}: {write!r}", state.fetchall())
+    check_state(conn, world, f"{caller.label}: {write!r}", state.fetchall(), stale.fetchall())
     check_frozen(world, frozen, _by_row(now.fetchall()), f"{caller.label}: {write!r}")
+    if touched and before:
+        check_touched(write, outcome[0], before, after.fetchone(), f"{caller.label}: {write!r}")
+
+
+def stamps_sql(table: str) -> str:
+    """A row as it is apart from updated_at, its updated_at, and whether that is now()."""
+    return f"SELECT to_jsonb(r) - 'updated_at', updated_at, updated_at = now() FROM public.{table} AS r WHERE id = %s"
+
+
+def check_touched(write, accepted: bool, before: tuple, after: tuple, label: str) -> None:
+    """updated_at moves (to now()) exactly when the row changes: a write that sends the
+    same values leaves it, and one that also sends updated_at is a change like any other."""
+    changed = before[0] != after[0] or (accepted and write.column == "updated_at")
+    if changed and not after[2]:
+        raise Disagreement(f"after {label}: the row changed and its updated_at stayed {after[1]}; model says now()")
+    if not changed and after[1] != before[1]:
+        raise Disagreement(f"after {label}: nothing in the row changed and its updated_at moved from {before[1]} to "
+                           f"{after[1]}; model says a no-op write leaves it")
 
 
 def probe(probes: Probes, world: World, caller: Caller, write) -> None:
@@ -380,11 +434,33 @@ def representatives(world: World, callers: list[Caller], house) -> list[Caller]:
     by_kind = {}
     for c in callers:
         if c.user_id:
-            left = any(m.house_id == house and m.data["user_id"] == c.user_id and m.deleted
-                       for m in world.rows["members"].values())
-            by_kind.setdefault((world.role_in(c.user_id, house) or "outsider", left), c)
+            # (and, in a soft-deleted house, the role its members would have: a check that
+            # forgets the house's liveness lets exactly them through)
+            held = next((m.data["role"] for m in world.rows["members"].values() if m.house_id == house
+                         and m.data["user_id"] == c.user_id and not m.deleted), None)
+            by_kind.setdefault((world.role_in(c.user_id, house) or "outsider", _left(world, c, house), held), c)
     ranked = sorted(by_kind.items(), key=lambda kv: (-model.RANK.get(kv[0][0], 0), kv[0][1]))
-    return [c for _, c in ranked] + [c for c in callers if not c.user_id]
+    return [c for _, c in ranked] + [c for c in callers if not c.user_id and c.probed]
+
+
+def _left(world: World, caller: Caller, house) -> bool:
+    """The caller once had a membership in the house that is soft-deleted now."""
+    return any(m.house_id == house and m.data["user_id"] == caller.user_id and m.deleted
+               for m in world.rows["members"].values())
+
+
+def _sweep_rejoin(conn, world: World, callers: list[Caller]) -> None:
+    """A member who left accepts a new invite, kept (then rolled back) and the state
+    compared: they are a member again, with a membership of their own."""
+    for token, invite in world.tokens.items():
+        row = world.rows["invites"].get(invite)
+        write = model.Call("accept_invite", (token,))
+        rejoiner = next((c for c in callers if row and c.user_id and _left(world, c, row.house_id)
+                         and world.role_in(c.user_id, row.house_id) is None and model.allowed(world, c, write)), None)
+        if rejoiner:
+            with conn.transaction(force_rollback=True):
+                check_write(conn, world.copy(), rejoiner, write)
+            return
 
 
 SERVICE = Caller("service_role", role="service_role", claims='{"role":"service_role"}')
@@ -444,6 +520,8 @@ def sweep(conn, world: World, callers: list[Caller], tables) -> None:
             _sweep_table(conn, probes, world, callers, table, ids, users)
         if "invites" in tables or "api_keys" in tables or "secrets" in tables:
             _sweep_functions(probes, world, callers, ids)
+    if "invites" in tables:
+        _sweep_rejoin(conn, world, callers)
     if "houses" in tables:
         _sweep_house_liveness(conn, world, callers, ids)
     if "agents" in tables:
@@ -478,9 +556,41 @@ def _sweep_table(conn, probes: Probes, world: World, callers: list[Caller], tabl
             for value in values:
                 for caller in kinds[: None if not deleted else 1]:
                     probe(probes, world, caller, model.Update(table, row.id, column, value))
+        for caller in kinds:  # a hard DELETE, which no caller may send
+            probe(probes, world, caller, model.Delete(table, row.id))
         if not deleted:
             _sweep_service(probes, world, table, row, ids, users)
     _sweep_inserts(conn, probes, world, callers, table, ids, users)
+    _sweep_kept(conn, world, callers, table, [r for r in filter(None, chosen) if not r.deleted])
+
+
+# Columns whose write a probe (rolled back, judged only by accepted or refused) cannot
+# judge: what the write leaves behind is the point. The liveness copies a caller may
+# send but never set, and updated_at, which the server stamps.
+KEPT_COLUMNS = ("house_deleted_at", "agent_deleted_at", "updated_at")
+
+
+def _sweep_kept(conn, world: World, callers: list[Caller], table: str, rows: list[Row]) -> None:
+    """Each KEPT_COLUMNS column the table's probes name, written with now(), and one column
+    written with the value it has, each on the first live row someone may write it on, by a
+    key if one may (its column limits are what could forget updated_at), else the first
+    caller allowed (in a rolled-back savepoint); then every table, copy and timestamp is
+    compared with the model."""
+    rules = world.perms[table]
+    # And a no-op: a column the model holds set to the value it has (updated_at must stay).
+    same = next((c for c in rules.update_probes if c in rules.columns and c not in rules.immutable
+                 and c not in dict(rules.parents)), None)
+    for column in [c for c in rules.update_probes if c in KEPT_COLUMNS] + ([same] if same else []):
+        for row in rows:
+            write = model.Update(table, row.id, column, row.data.get(column) if column == same else NOW)
+            if write.value is None:
+                continue
+            allowed = [c for c in representatives(world, callers, row.house_id) if model.allowed(world, c, write)]
+            writer = next((c for c in allowed if c.api_key_id), next(iter(allowed), None))
+            if writer:
+                with conn.transaction(force_rollback=True):
+                    check_write(conn, world.copy(), writer, write)
+                break
 
 
 def _touched(world: World, caller: Caller, table: str, got: int | None) -> None:
@@ -557,13 +667,15 @@ def _sweep_inserts(conn, probes: Probes, world, callers, table, ids, users) -> N
     rules = world.perms[table]
     own = {t: next((i for i in ids[t] if world.rows[t][i].house_id == house), None) for _, t in rules.parents}
     first_parent = tuple((c, own[t]) for c, t in rules.parents[:1])  # one parent: configs allow only one
+    key_inserts = []
     for caller in representatives(world, callers, house):
         if rules.agent_key.insert and caller.api_key_id:  # a key's own agent, with and without the house
             scope = model.live_key(world, caller.api_key_id) or (house, dict(first_parent).get(rules.agent_column))
             for n, with_house in enumerate((True, False)):
-                probe(probes, world, caller, model.Insert(
-                    table, uuid.uuid5(uuid.NAMESPACE_URL, f"key/{table}/{caller.label}/{n}"),
-                    scope[0] if with_house else None, None, ((rules.agent_column, scope[1]),)))
+                write = model.Insert(table, uuid.uuid5(uuid.NAMESPACE_URL, f"key/{table}/{caller.label}/{n}"),
+                                     scope[0] if with_house else None, None, ((rules.agent_column, scope[1]),))
+                probe(probes, world, caller, write)
+                key_inserts.append((caller, write))
         for n, (with_house, author) in enumerate(((True, None), (False, None), (True, _other(users, caller.user_id)))):
             write = model.Insert(table, uuid.uuid5(uuid.NAMESPACE_URL, f"{table}/{house}/{caller.label}/{n}"),
                                  house if with_house else None, author, first_parent)
@@ -574,9 +686,11 @@ def _sweep_inserts(conn, probes: Probes, world, callers, table, ids, users) -> N
     kept = next(((c, w) for c in representatives(world, callers, house) for w in [model.Insert(
         table, uuid.uuid5(uuid.NAMESPACE_URL, f"{table}/{house}/{c.label}/kept"), house, None, first_parent)]
         if model.allowed(world, c, w)), None)
-    if kept:
+    # And a key's, which goes through its own policy (and must not keep its clock either).
+    kept_by_key = next(((c, w) for c, w in key_inserts if model.allowed(world, c, w)), None)
+    for writer in filter(None, (kept, kept_by_key)):
         with conn.transaction(force_rollback=True):
-            check_write(conn, world.copy(), *kept)
+            check_write(conn, world.copy(), *writer)
 
 
 def _sweep_functions(probes: Probes, world, callers, ids) -> None:
@@ -634,6 +748,13 @@ def check_world(conn, perms: Permissions, spec, data, probe_role: str, n_writes:
             check_private_behind_rls(conn)
         except Disagreement as exc:
             raise Disagreement(f"{exc}\n{describe(world, history)}") from None
+        except psycopg.Error as exc:
+            if (exc.sqlstate or "") in NOT_AT_HEAD:
+                raise  # the schema lacks what the property reads: not a disagreement (rls/command.py)
+            last = history[-1] if history else "reading the world"
+            raise Disagreement(f"a statement failed ({exc.sqlstate}: {exc.diag.message_primary}) after {last}; "
+                               f"the model expects an answer or a refusal, not an error\n"
+                               f"{describe(world, history)}") from None
 
 
 # Without a full sweep, each world sweeps one table. Drawn, not taken in turn:

@@ -54,6 +54,10 @@ class Caller:
     claims: str | None = None  # raw request.jwt.claims for broken tokens
     role: str | None = None  # a database role other than anon/authenticated (then nobody too)
     api_key_id: UUID | None = None  # claims naming this api_keys row (docs/model.md §4b); acts only while it is live
+    # False: a nobody whose claims differ from another nobody's only in what caller_claims()
+    # decides before anything else reads them; its reads and identity are checked, and
+    # the sweep's write probes (which would repeat the other nobodies') skip it.
+    probed: bool = True
 
 
 @dataclass
@@ -137,6 +141,14 @@ def _key_visible(world: World, scope, table: str) -> set[UUID]:
             if r.house_id == house and any(_in_scope(world, table, r, s, agent) for s in scopes)}
 
 
+def identity(world: World, caller: Caller) -> tuple:
+    """(arbe.caller_id(), arbe.caller_key_house_id(), arbe.caller_agent_id()): a user's id,
+    or a live key's house and agent; NULLs for everyone else."""
+    if caller.api_key_id is not None:
+        return (None, *(live_key(world, caller.api_key_id) or (None, None)))
+    return (caller.user_id, None, None)
+
+
 def can_access_thread(world: World, caller: Caller, thread: UUID) -> bool:
     """arbe.can_access_thread: the caller sees the thread and it is live."""
     row = world.rows["threads"].get(thread)
@@ -194,6 +206,16 @@ class Update:
 
     def __repr__(self) -> str:
         return f"UPDATE {self.table} {str(self.row_id)[:8]} SET {self.column} = {self.value!r}"
+
+
+@dataclass(frozen=True)
+class Delete:
+    """A hard DELETE: callers never may (a soft delete is the only delete they have)."""
+    table: str
+    row_id: UUID
+
+    def __repr__(self) -> str:
+        return f"DELETE {self.table} {str(self.row_id)[:8]}"
 
 
 @dataclass(frozen=True)
@@ -284,7 +306,8 @@ def _update_allowed(world: World, caller: Caller, w: Update) -> bool:
     rules = world.perms[w.table]
     if not rules.may_update(w.column):
         return False
-    if caller.api_key_id is not None and w.column not in rules.agent_key.update:
+    # updated_at is the server's to set (triggers/10_updated_at.sql): sending it too is no change of its own.
+    if caller.api_key_id is not None and w.column not in rules.agent_key.update and w.column != "updated_at":
         current = row.house_id if w.column == "house_id" else row.data.get(w.column)
         if w.value == "now" or w.value != current:  # a timestamp set to now() is always a change
             return False
@@ -381,6 +404,8 @@ def allowed(world: World, caller: Caller, write) -> bool:
         return _insert_allowed(world, caller, write)
     if isinstance(write, Update):
         return _update_allowed(world, caller, write)
+    if isinstance(write, Delete):
+        return False
     return _call_allowed(world, caller, write)
 
 
@@ -406,7 +431,7 @@ def apply(world: World, caller: Caller, write) -> list[tuple[str, Row]]:
             row.deleted = True
         elif write.column == "revoked_at":
             row.data["revoked"] = "now"
-        elif write.column != "house_id":
+        elif write.column in row.data:  # a column the rules do not look at changes nothing the model holds
             row.data[write.column] = write.value
     elif write.function == "create_invite":
         house, email, role = write.args

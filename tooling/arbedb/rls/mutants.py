@@ -59,7 +59,22 @@ FUNCTION_MUTATIONS = {
         ("role claim not checked", "\n       OR (claims ->> 'role') IS DISTINCT FROM 'authenticated'", ""),
         ("a sub beside a key is honoured", "IF (claims -> 'sub') IS NOT NULL AND (claims -> 'arbe_api_key_id') IS NOT NULL THEN",
          "IF false THEN"),
+        ("a JSON-null sub beside a key is ignored", "IF (claims -> 'sub') IS NOT NULL AND", "IF (claims ->> 'sub') IS NOT NULL AND"),
+        ("a non-uuid sub beside a key is ignored", "IF (claims -> 'sub') IS NOT NULL AND",
+         "IF (claims -> 'sub') IS NOT NULL AND coalesce((claims ->> 'sub') ~* uuid_shape, true) AND"),
+        ("a malformed key id is cast (an error, not nobody)", "ELSIF key_id ~* uuid_shape THEN", "ELSIF key_id IS NOT NULL THEN"),
     ],
+    # What user SQL (and policies to come) read; the property asks them as every caller.
+    "caller_agent_id": [("a dead key's agent", "RETURN (arbe.caller_key()).agent_id;",
+                         "RETURN (SELECT k.agent_id FROM public.api_keys AS k WHERE k.id = (arbe.caller_claims()).api_key_id);")],
+    "caller_key_house_id": [("a dead key's house", "RETURN (arbe.caller_key()).house_id;",
+                             "RETURN (SELECT k.house_id FROM public.api_keys AS k "
+                             "WHERE k.id = (arbe.caller_claims()).api_key_id);")],
+    # A caller's write of the copy (members grants UPDATE on every column) must be overwritten.
+    "mirror_house_liveness": [("a caller's write of the copy is kept",
+                               "    ELSE\n        NEW.house_deleted_at := (SELECT h.deleted_at",
+                               "    ELSIF NEW.house_deleted_at IS NOT DISTINCT FROM OLD.house_deleted_at THEN\n"
+                               "        NEW.house_deleted_at := (SELECT h.deleted_at")],
     "live_api_key": [
         ("revoked keys act", "\n      AND k.revoked_at IS NULL", ""),
         ("expired keys act", "\n      AND (k.expires_at IS NULL OR k.expires_at > pg_catalog.statement_timestamp())", ""),
@@ -67,7 +82,13 @@ FUNCTION_MUTATIONS = {
         ("keys of deleted houses act", "\n      AND k.house_deleted_at IS NULL", ""),
         ("keys of deleted agents act", "\n      AND k.agent_deleted_at IS NULL", ""),
     ],
-    "limit_key_columns": [("keys change any column", "IF changed IS NOT NULL THEN", "IF false THEN")],
+    "limit_key_columns": [("keys change any column", "IF changed IS NOT NULL THEN", "IF false THEN"),
+                          ("a key's write that also sends updated_at is refused", " AND n.key <> 'updated_at'", "")],
+    # Time: the run is one transaction, so the property tells a changed row by its
+    # updated_at leaving the load's stamp (worlds.LOADED) for now().
+    "touch_updated_at": [("no-op writes bump updated_at", "IF to_jsonb(NEW) = to_jsonb(OLD) THEN", "IF false THEN")],
+    "stamp_inserted": [("keys' INSERTs keep client timestamps", "IF NOT arbe.caller_bypasses_rls() THEN",
+                        "IF NOT arbe.caller_bypasses_rls() AND (arbe.caller_claims()).api_key_id IS NULL THEN")],
     # (No "admin ranks as owner": owner-only rules compare the role by name, not rank.)
     "role_rank": [("member ranks as admin", "WHEN 'member' THEN 1", "WHEN 'member' THEN 2")],
     "caller_house_ids": [
@@ -85,6 +106,8 @@ FUNCTION_MUTATIONS = {
     "cascade_key_liveness": [
         ("a restored house stays dead to its keys", "WHERE k.house_id = NEW.id AND k.deleted_at IS NULL",
          "WHERE k.house_id = NEW.id AND NEW.deleted_at IS NOT NULL AND k.deleted_at IS NULL"),
+        ("revoked keys' copies go stale", "WHERE k.house_id = NEW.id AND k.deleted_at IS NULL",
+         "WHERE k.house_id = NEW.id AND k.deleted_at IS NULL AND k.revoked_at IS NULL"),
         ("a restored agent stays dead to its keys", "WHERE k.house_id = NEW.house_id AND k.agent_id = NEW.id",
          "WHERE NEW.deleted_at IS NOT NULL AND k.house_id = NEW.house_id AND k.agent_id = NEW.id"),
     ],
@@ -121,7 +144,9 @@ FUNCTION_MUTATIONS = {
     ],
     # accept_invite's own look-up, after the lock, no longer asks acceptable_invite:
     # a soft-deleted (revoked) invite is accepted even though lookup_invite hides it.
-    "accept_invite": [("revoked invites accepted by accept_invite alone",
+    "accept_invite": [("a member who left cannot come back",
+                       "m.user_id = arbe.caller_id() AND m.deleted_at IS NULL;", "m.user_id = arbe.caller_id();"),
+                      ("revoked invites accepted by accept_invite alone",
                        "    invite := arbe.acceptable_invite(token);\n    IF invite.id IS NULL",
                        "    SELECT i.* INTO invite FROM arbe_private.invite_tokens AS t\n"
                        "    JOIN public.invites AS i ON i.id = t.invite_id\n"
@@ -136,6 +161,12 @@ FUNCTION_MUTATIONS = {
     # Sealing and unsealing both still round-trip, so only the at-rest check can see it.
     "secret_keystream": [("secret values stored in clear", "arbe_private.prf(\n            enc_key, nonce || pg_catalog.int4send(i), via)",
                           "pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')")],
+}
+# trigger -> [(what the mutation does, text in its CREATE TRIGGER, replacement)], checked like FUNCTION_MUTATIONS.
+TRIGGER_MUTATIONS = {
+    "threads_limit_key_columns": [("keys change environment_id, kind and config",
+                                   "limit_key_columns('status', 'title', 'usage')",
+                                   "limit_key_columns('status', 'title', 'usage', 'environment_id', 'kind', 'config')")],
 }
 # One stray grant on the private schema: every credential hash and secret value
 # would be one SELECT away for any caller.
@@ -175,14 +206,14 @@ def _policy_mutants(node, path: str) -> list[Mutant]:
     return out
 
 
-def _function_mutants(node, source: str, path: str) -> list[Mutant]:
-    name = node.funcname[-1].sval
+def _curated_mutants(kind: str, mutations: dict, name: str, source: str, path: str) -> list[Mutant]:
+    """A function's or trigger's curated mutations: its CREATE OR REPLACE with the text replaced."""
     out = []
-    for what, old, new in FUNCTION_MUTATIONS.get(name, []):
+    for what, old, new in mutations.get(name, []):
         if source.count(old) != 1:
             raise ArbedbError(f"{path}: mutation {name!r} ({what}) expects its text exactly once in the "
-                              f"function; update FUNCTION_MUTATIONS in tooling/arbedb/rls/mutants.py")
-        out.append(Mutant(f"function {name}: {what}", source.replace(old, new) + ";", path))
+                              f"{kind}; update {kind.upper()}_MUTATIONS in tooling/arbedb/rls/mutants.py")
+        out.append(Mutant(f"{kind} {name}: {what}", source.replace(old, new) + ";", path))
     return out
 
 
@@ -203,9 +234,16 @@ def _widened_role(node, source: str, path: str, perms: Permissions) -> list[Muta
 
 def _table_mutants(perms: Permissions) -> list[Mutant]:
     """Per declared table (not the special ones, whose guards have their own mutants):
-    every trigger it carries disabled at once."""
+    every trigger it carries disabled at once. And per declared table no other declared
+    table hangs under: callers granted DELETE with a permissive policy (callers only ever
+    soft-delete). (A parent's rows in a world all have children, whose foreign keys refuse
+    the DELETE on their own, and every table hangs under houses: houses and agents would
+    survive without a hole.)"""
     return [Mutant(f"table public.{t}: triggers disabled", f"ALTER TABLE public.{t} DISABLE TRIGGER USER;",
-                   perms.source) for t, rules in perms.tables.items() if not rules.special]
+                   perms.source) for t, rules in perms.tables.items() if not rules.special] + [
+        Mutant(f"table public.{t}: callers may DELETE", f"GRANT DELETE ON public.{t} TO authenticated; "
+               f"CREATE POLICY arbedb_mutant_delete ON public.{t} FOR DELETE TO authenticated USING (true);",
+               perms.source) for t in perms.names if not perms.children_of(t) and perms[t].special != "houses"]
 
 
 ADMIN_HOUSES, MEMBER_HOUSES = "arbe.caller_house_ids('admin')", "arbe.caller_house_ids('member')"
@@ -213,7 +251,7 @@ ADMIN_HOUSES, MEMBER_HOUSES = "arbe.caller_house_ids('admin')", "arbe.caller_hou
 
 def derive(project: Project, perms: Permissions) -> list[Mutant]:
     mutants: list[Mutant] = _table_mutants(perms)
-    seen_functions = set()
+    seen_functions, seen_triggers = set(), set()
     for f in declarative_files(project):
         if not f.relpath.startswith(("policies/", "triggers/")):
             continue
@@ -224,11 +262,13 @@ def derive(project: Project, perms: Permissions) -> list[Mutant]:
             elif kind == "CreateTrigStmt" and not node.trigname.endswith(NOT_SECURITY_TRIGGERS):
                 mutants.append(Mutant(f"trigger {node.trigname}: dropped",
                                       f"DROP TRIGGER {node.trigname} ON public.{node.relation.relname};", f.relpath))
+                seen_triggers.add(node.trigname)
+                mutants += _curated_mutants("trigger", TRIGGER_MUTATIONS, node.trigname, source, f.relpath)
             elif kind == "CreateFunctionStmt" and node.funcname[0].sval in ("arbe", "arbe_private"):
                 # (FUNCTION_MUTATIONS names arbe's and arbe_private's functions; public's Data API
                 # wrappers share arbe's names.)
                 seen_functions.add(node.funcname[-1].sval)
-                mutants += _function_mutants(node, source, f.relpath)
+                mutants += _curated_mutants("function", FUNCTION_MUTATIONS, node.funcname[-1].sval, source, f.relpath)
             elif kind == "AlterTableStmt" and _enables_rls(node):
                 table = f"{node.relation.schemaname}.{node.relation.relname}"
                 mutants.append(Mutant(f"table {table}: RLS disabled",
@@ -239,9 +279,10 @@ def derive(project: Project, perms: Permissions) -> list[Mutant]:
                     grantees = ", ".join(g.rolename for g in node.grantees)
                     mutants.append(Mutant(f"grant on {obj.relname}: all columns",
                                           f"GRANT UPDATE ON public.{obj.relname} TO {grantees};", f.relpath))
-    missing = set(FUNCTION_MUTATIONS) - seen_functions
+    missing = (set(FUNCTION_MUTATIONS) - seen_functions) | (set(TRIGGER_MUTATIONS) - seen_triggers)
     if missing:
-        raise ArbedbError(f"FUNCTION_MUTATIONS names functions not in policies/ or triggers/: {sorted(missing)}")
+        raise ArbedbError(f"FUNCTION_MUTATIONS or TRIGGER_MUTATIONS names what is not in policies/ or triggers/: "
+                          f"{sorted(missing)}")
     mutants.append(Mutant("arbe_private's tables readable by callers", PRIVATE_GRANT, "policies/00_privileges.sql"))
     mutants += [Mutant(f"execute {fn} granted to authenticated", f"GRANT EXECUTE ON FUNCTION {fn} TO authenticated;",
                        "policies/") for fn in SERVICE_ONLY + OWNER_ONLY]

@@ -75,9 +75,11 @@ CORE_ROWS = (
     # Made by the admin who was removed since (user3): it no longer works.
     RowSpec("invites", 0, other=2, inviter=3),
     # For user3, who left house 0: a revoked, an expired and a used invite. Accepting
-    # any would make them a member again, a change every check sees.
+    # any of these would make them a member again, a change every check sees.
     RowSpec("invites", 0, deleted=True, other=3), RowSpec("invites", 0, flag=True, other=3),
     RowSpec("invites", 0, other=103),
+    # And a new one for user3, live: a member who left may come back (checks._sweep_rejoin).
+    RowSpec("invites", 0, other=3),
     RowSpec("api_keys", 0, other=1), RowSpec("api_keys", 0, other=0), RowSpec("api_keys", 0, flag=True, other=1),
     RowSpec("api_keys", 0, deleted=True, other=1),
     # Agent keys: of the live agent 0 (whose thread and config are above), and of the deleted agent 1.
@@ -171,6 +173,12 @@ def email_of(user: int) -> str:
     return f"user{user}@work.example"
 
 
+# When the loaded rows were made and last changed: before the run's transaction, so that
+# now() (which never moves inside it) tells a row a write changed from one it did not
+# (checks.check_write). Neither the server's now() nor a client's clock (writes.CLIENT_TIME).
+LOADED = "2001-01-01T00:00:00Z"
+
+
 def load(conn, spec: WorldSpec, perms: Permissions) -> World:
     """Insert the world as service_role; returns the model of what was loaded.
     In a pipeline: the inserts need no answer, so they travel together, and only
@@ -187,12 +195,13 @@ def _insert_world(conn, spec: WorldSpec, world: World) -> None:
     now = datetime.now(timezone.utc)
     past, future = now - timedelta(days=1), now + timedelta(days=7)
     users = [w.user(email_of(i)) for i in range(spec.users)]
+    born = {"created_at": LOADED, "updated_at": LOADED}  # service_role's own stamps are kept
     credentials = []  # written after the rows, as the connection's own (owner) role
     conn.execute("SET LOCAL ROLE service_role")
     houses = []
     for h in spec.houses:
         creator = users[h.creator] if h.creator is not None and h.creator < len(users) else None
-        hid = w.house(f"house {len(houses)}", created_by=creator, deleted_at=now if h.deleted else None)
+        hid = w.house(f"house {len(houses)}", created_by=creator, deleted_at=now if h.deleted else None, **born)
         if h.memberless:
             # Deleting a live house's last owner soft-deletes it (triggers/40_guards.sql);
             # service_role restores it, which is how such a house can exist.
@@ -204,7 +213,7 @@ def _insert_world(conn, spec: WorldSpec, world: World) -> None:
                 "SELECT 1 FROM public.members WHERE house_id = %s AND user_id = %s AND deleted_at IS NULL",
                 (houses[m.house], users[m.user])).fetchone():
             continue  # one live membership per user and house
-        w.member(houses[m.house], users[m.user], m.role, deleted_at=now if m.deleted else None)
+        w.member(houses[m.house], users[m.user], m.role, deleted_at=now if m.deleted else None, **born)
     parents: dict[tuple[str, int], list[uuid.UUID]] = {}
     perms = world.perms
     # Parents before children: a table with children and no parent first, then by depth.
@@ -215,7 +224,7 @@ def _insert_world(conn, spec: WorldSpec, world: World) -> None:
         if r.table not in NINE:
             values = _added_row(perms[r.table], r, n, parents, now)
             if values is not None:
-                row_id = w.row(r.table, house, **values)
+                row_id = w.row(r.table, house, **values, **born)
                 parents.setdefault((r.table, r.house), []).append(row_id)
             continue
         values = {"deleted_at": now if r.deleted else None,
@@ -236,7 +245,7 @@ def _insert_world(conn, spec: WorldSpec, world: World) -> None:
                 values.update(invited_by=users[r.inviter % spec.users])
         if r.table == "api_keys":
             values.update(revoked_at=past if r.flag else None, expires_at=past if r.other % 3 == 0 else None)
-        row_id = w.row(r.table, house, **{k: v for k, v in values.items() if v is not None})
+        row_id = w.row(r.table, house, **{k: v for k, v in values.items() if v is not None}, **born)
         parents.setdefault((r.table, r.house), []).append(row_id)
         credentials.append((r, row_id))
     conn.execute("RESET ROLE")
@@ -281,7 +290,12 @@ BROKEN_CLAIMS = {
     "no claims": None,
     "malformed": "{not json",
     "non-uuid sub": '{"sub":"alice","role":"authenticated"}',
+    # A key id that is no uuid: nobody, never a cast error.
+    "malformed key id": '{"role":"authenticated","arbe_api_key_id":"key-1"}',
 }
+# Beside a (live) key id, a sub that names no user still makes the claims nobody's:
+# present at all counts (docs/model.md §2).
+SUB_BESIDE_KEY = {"JSON-null sub and key": None, "non-uuid sub and key": "alice"}
 
 
 KELVIN = "\u212a"  # lower() under a Unicode-aware collation makes it `k`
@@ -309,4 +323,6 @@ def callers(world: World) -> list[Caller]:
         if keys:  # a user's sub beside a (live, if any) key: neither, nobody
             key = next((k for k in keys if live_key(world, k.id)), keys[0])
             out.append(Caller("sub and key", claims=json.dumps({**user_claims(some_user), **key_claims(key.id)})))
+            out += [Caller(label, claims=json.dumps({**key_claims(key.id), "sub": sub}), probed=False)
+                    for label, sub in SUB_BESIDE_KEY.items()]
     return out

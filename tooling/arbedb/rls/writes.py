@@ -15,7 +15,7 @@ from psycopg import sql
 from ..testing.impersonate import acting_as, key_claims, user_claims
 from ..testing.probes import Outcome, Probes
 from ..permissions import Permissions
-from .model import ROLES_ALL, Call, Caller, Insert, Update, World, email_key
+from .model import ROLES_ALL, Call, Caller, Delete, Insert, Update, World, email_key
 
 NOW = "now"  # an Update value meaning now()
 CLIENT_TIME = "2000-01-01T00:00:00Z"
@@ -127,6 +127,8 @@ def _statement(write, perms: Permissions) -> tuple[str, list]:
     if isinstance(write, Update):
         now = write.value == NOW
         return _text("update", write.table, (write.column, now)), [write.row_id] if now else [write.value, write.row_id]
+    if isinstance(write, Delete):
+        return _text("delete", write.table, ()), [write.row_id]
     return _text("call", write.function, len(write.args)), list(write.args)
 
 
@@ -142,6 +144,8 @@ def _text(kind: str, name: str, shape) -> str:
         column, now = shape
         statement = sql.SQL("UPDATE public.{} SET {} = {} WHERE id = %s").format(
             sql.Identifier(name), sql.Identifier(column), sql.SQL("now()") if now else sql.Placeholder())
+    elif kind == "delete":
+        statement = sql.SQL("DELETE FROM public.{} WHERE id = %s").format(sql.Identifier(name))
     else:
         statement = sql.SQL("SELECT arbe.{}({})").format(sql.Identifier(name), sql.SQL(", ").join(
             sql.Placeholder() * shape))
