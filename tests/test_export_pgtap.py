@@ -81,16 +81,22 @@ def _pg_prove(dsn: str, folder, pattern: str = "*.sql") -> subprocess.CompletedP
     return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
 
 
+def require_pgtap(dsn: str) -> None:
+    """Skip unless pg_prove is installed and this server offers the pgtap extension (Debian
+    ships it for its own PostgreSQL 15, not for the bundled 16/18 builds)."""
+    if PG_PROVE is None:
+        pytest.skip("pg_prove is not installed (Debian: libtap-parser-sourcehandler-pgtap-perl)")
+    with psycopg.connect(dsn) as conn:
+        if conn.execute("SELECT FROM pg_available_extensions WHERE name = 'pgtap'").fetchone() is None:
+            pytest.skip("this PostgreSQL has no pgTAP extension (Debian: postgresql-<major>-pgtap)")
+
+
 @pytest.fixture
 def prove(arbedb_project, tmp_path):
     """Export the project and run a database through pg_prove; skips where pgTAP is absent."""
-    if PG_PROVE is None:
-        pytest.skip("pg_prove is not installed (Debian: libtap-parser-sourcehandler-pgtap-perl)")
 
     def run(dsn, project=arbedb_project):
-        with psycopg.connect(dsn) as conn:
-            if conn.execute("SELECT FROM pg_available_extensions WHERE name = 'pgtap'").fetchone() is None:
-                pytest.skip("this PostgreSQL has no pgTAP extension (Debian: postgresql-<major>-pgtap)")
+        require_pgtap(dsn)
         out = tmp_path / "tests"
         export = export_pgtap(project, out)
         return export, _pg_prove(dsn, out)
@@ -151,6 +157,7 @@ def test_structure_departures_turn_the_suite_red(prove, arbedb_dsn):
 def test_the_export_passes_on_supabase_as_supabase_test_db_runs_it(prove, supabase_cluster, supabase_applied_dsn):
     """On the Supabase-built database, as `postgres` (not a superuser there): `supabase test db`
     creates pgTAP in `extensions` before the files run, which the superuser does here."""
+    require_pgtap(supabase_applied_dsn)
     dbname = conninfo_to_dict(supabase_applied_dsn)["dbname"]
     with supabase_cluster.connect("supabase_admin", dbname) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap WITH SCHEMA extensions")
@@ -161,8 +168,7 @@ def test_the_export_passes_on_supabase_as_supabase_test_db_runs_it(prove, supaba
 
 def test_frozen_worlds_are_the_same_per_seed_pass_and_catch_an_opened_policy(prove, arbedb_project, arbedb_dsn,
                                                                               tmp_path):
-    if PG_PROVE is None:
-        pytest.skip("pg_prove is not installed")
+    require_pgtap(arbedb_dsn)
     first = export_pgtap(arbedb_project, tmp_path / "a", worlds=2, seed=3, dsn=arbedb_dsn)
     export_pgtap(arbedb_project, tmp_path / "b", worlds=2, seed=3, dsn=arbedb_dsn)
     assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
