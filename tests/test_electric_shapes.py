@@ -35,10 +35,17 @@ def test_shapes_json_is_what_the_proxy_reads(arbedb_project, monkeypatch):
     assert data["publication"] == "electric_publication_default"
     assert list(data["tables"]) == SYNCED
     assert data["tables"]["invites"]["shapes"]["house"] == {"where": HOUSE_WHERE, "params": ["house"], "role": "admin",
-                                                            "caller": "user"}
+                                                            "caller": "user", "replica": "default"}
     assert data["tables"]["threads"]["shapes"]["agent"] == {
         "where": "house_id = $1 AND agent_id = $2 AND deleted_at IS NULL", "params": ["house", "agent"], "role": None,
-        "caller": "key"}
+        "caller": "key", "replica": "default"}
+    # A subquery shape: one line whatever the file's layout, whole rows, and the table Electric also syncs for it.
+    assert data["tables"]["threads"]["shapes"]["mine"] == {
+        "where": "house_id IN (SELECT house_id FROM members WHERE user_id = $1 AND deleted_at IS NULL "
+                 "AND house_deleted_at IS NULL) AND deleted_at IS NULL",
+        "params": ["caller"], "role": None, "caller": "user", "replica": "full", "subquery": True,
+        "depends_on": ["public.members"]}
+    assert data["tables"]["members"]["shapes"]["mine"]["where"].startswith("(user_id = $1 OR house_id IN (SELECT")
     assert data["callers"] == ["user", "key"] and "agent" in data["params"]
     assert data["tables"]["members"]["shapes"]["own"]["params"] == ["caller"]
     assert data["tables"]["houses"]["primary_key"] == ["id"]
@@ -57,7 +64,7 @@ def test_key_shapes_serve_keys_only(arbedb_project):
     threads = shapes.table("threads").shapes
     assert [s.name for s in threads if s.allows_key(None)] == []  # a house-wide key: no threads
     assert [s.name for s in threads if s.allows_key("agent")] == ["agent"]
-    assert [s.name for s in threads if s.allows("owner")] == ["house"]  # users never get a key shape
+    assert [s.name for s in threads if s.allows("owner")] == ["house", "mine"]  # users never get a key shape
 
 
 KEY_SHAPE = '[tables.x]\nrole = "member"\ncolumns = ["id", "house_id", "agent_id", "deleted_at"]\n[tables.x.shapes.k]\n'
@@ -86,6 +93,40 @@ BAD = [
      'where = "house_id = $1; DROP TABLE x"\nparams = ["caller"]\n', "must be one boolean expression"),
     ('[tables.x]\nrole = "member"\ncolumns = ["id", "house_id", "deleted_at"]\n[tables.x.shapes.s]\n'
      'where = "house_id = $1"\nparams = ["house"]\n', "needs a role exactly when a param is"),
+]
+
+
+SUB = ('[tables.members]\nrole = "member"\ncolumns = ["id", "house_id", "user_id", "deleted_at"]\n'
+       '[tables.x]\nrole = "member"\ncolumns = ["id", "house_id", "deleted_at"]\n[tables.x.shapes.mine]\n')
+IN_MEMBERS = "house_id IN (SELECT house_id FROM members WHERE user_id = $1)"
+BAD += [
+    (SUB + f'where = "{IN_MEMBERS} AND deleted_at IS NULL"\nparams = ["caller"]\n',
+     "cannot hold a subquery unless the shape declares subquery = true"),
+    (SUB + f'subquery = "yes"\nwhere = "{IN_MEMBERS} AND deleted_at IS NULL"\nparams = ["caller"]\n',
+     "subquery must be true or false"),
+    (SUB + 'subquery = true\nwhere = "house_id = $1 AND deleted_at IS NULL"\nparams = ["house"]\nrole = "member"\n',
+     "declares subquery = true but its WHERE has no"),
+    (SUB + f'subquery = true\nwhere = "{IN_MEMBERS}"\nparams = ["caller"]\n', "must hold `AND deleted_at IS NULL`"),
+    (SUB + f'subquery = true\ncaller = "key"\nwhere = "{IN_MEMBERS.replace("user_id", "house_id")} AND deleted_at '
+     'IS NULL"\nparams = ["house"]\n', "key shapes are literal"),
+    (SUB + 'subquery = true\nwhere = "house_id IN (SELECT house_id FROM secrets WHERE name = $1) AND deleted_at IS '
+     'NULL"\nparams = ["caller"]\n', "reads public.secrets, not a synced table"),
+    (SUB + 'subquery = true\nwhere = "house_id IN (SELECT house_id FROM members m WHERE user_id = $1) AND '
+     'deleted_at IS NULL"\nparams = ["caller"]\n', "takes no alias"),
+    (SUB + 'subquery = true\nwhere = "house_id IN (SELECT house_id FROM members WHERE members.user_id = $1) AND '
+     'deleted_at IS NULL"\nparams = ["caller"]\n', "write columns unqualified"),
+    (SUB + 'subquery = true\nwhere = "house_id IN (SELECT house_id FROM members JOIN houses ON true) AND deleted_at '
+     'IS NULL"\nparams = []\n', "one table, no join"),
+    (SUB + 'subquery = true\nwhere = "house_id IN (SELECT DISTINCT house_id FROM members) AND deleted_at IS NULL"\n'
+     'params = []\n', "a plain SELECT"),
+    (SUB + 'subquery = true\nwhere = "EXISTS (SELECT FROM members WHERE user_id = $1) AND deleted_at IS NULL"\n'
+     'params = ["caller"]\n', "only `IN (SELECT ...)` subqueries"),
+    (SUB + 'subquery = true\nwhere = "house_id IN (SELECT house_id FROM members WHERE house_id IN (SELECT house_id '
+     'FROM members WHERE user_id = $1)) AND deleted_at IS NULL"\nparams = ["caller"]\n', "a subquery inside a subquery"),
+    (SUB + 'subquery = true\nwhere = "house_id IN (SELECT house_id, user_id FROM members) AND deleted_at IS NULL"\n'
+     'params = []\n', "as many as the left side of IN"),
+    (SUB + f'subquery = true\nwhere = "{IN_MEMBERS} AND deleted_at IS NULL"\nparams = []\n',
+     "give one params entry per"),
 ]
 
 

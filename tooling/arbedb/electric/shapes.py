@@ -13,6 +13,7 @@ from functools import cached_property
 
 from ..config import Project
 from ..errors import ArbedbError
+from .where import parse_where
 
 SHAPES_FILE = "electric/shapes.toml"
 # The one WHERE every per-entity shape uses (docs/model.md §1, §5).
@@ -29,6 +30,9 @@ PARAM_KINDS = {
 # Who a shape serves (docs/model.md §4b): signed-in users, or agents acting with an API key
 # (the proxy resolves the key with arbe.resolve_api_key and binds its house and agent).
 CALLER_KINDS = ("user", "key")
+# Electric's `replica` request parameter, which the proxy passes as exported. Subquery shapes
+# ask for whole rows (docs/decisions.md, "Subquery shapes"); literal shapes keep Electric's default.
+REPLICA = {False: "default", True: "full"}
 
 
 @dataclass(frozen=True)
@@ -39,11 +43,24 @@ class Shape:
     params: tuple[str, ...]  # PARAM_KINDS key per $n
     role: str | None  # the house role needed; None when no param is a house, and for key shapes
     caller: str = "user"  # CALLER_KINDS: whom the proxy may give this shape
+    subquery: bool = False  # declared `subquery = true`: its WHERE reads another table (Electric 1.6+)
 
     @cached_property
+    def parsed(self):
+        return parse_where(self.where, f"{self.table}.{self.name}", subqueries=self.subquery)
+
+    @property
     def where_columns(self) -> tuple[str, ...]:
-        """The columns the WHERE reads, in order of first use."""
-        return _parse_where(self.where, f"{self.table}.{self.name}")[0]
+        """The columns of its own table the WHERE reads, in order of first use (subqueries' outer side included)."""
+        return self.parsed.columns
+
+    @property
+    def subqueries(self):
+        return self.parsed.subqueries
+
+    @property
+    def replica(self) -> str:
+        return REPLICA[self.subquery]
 
     def allows(self, house_role: str | None) -> bool:
         """Whether a user holding ``house_role`` (None: not a member) may have this shape."""
@@ -62,7 +79,13 @@ class Shape:
         return [{"house": house_id, "agent": agent_id}[p] for p in self.params]
 
     def as_json(self) -> dict:
-        return {"where": self.where, "params": list(self.params), "role": self.role, "caller": self.caller}
+        out = {"where": self.where, "params": list(self.params), "role": self.role, "caller": self.caller,
+               "replica": self.replica}
+        if self.subquery:
+            # Electric makes each subquery a shape of its own over these tables, with the same params.
+            out["subquery"] = True
+            out["depends_on"] = sorted({q.table for q in self.subqueries})
+        return out
 
 
 @dataclass(frozen=True)
@@ -134,8 +157,20 @@ def load_shapes(project: Project) -> Shapes:
     if not isinstance(tables, dict) or not tables:
         raise ArbedbError(f"{where}: no [tables.<name>] declared; declare at least one synced table")
     shapes = Shapes(project.publication, tuple(_table(name, spec, where) for name, spec in tables.items()))
+    _subqueries_read_synced_tables(shapes, where)
     _hold_to_declarations(project, shapes, where)
     return shapes
+
+
+def _subqueries_read_synced_tables(shapes: Shapes, where: str) -> None:
+    """Electric runs each subquery as a shape of its own, so its table must be published (with REPLICA
+    IDENTITY FULL, which it refuses to sync without in manual publishing mode): a synced table."""
+    for shape in shapes.all_shapes():
+        for query in shape.subqueries:
+            if query.table not in shapes.qualified_names:
+                raise ArbedbError(f"{where}: tables.{shape.table}.shapes.{shape.name}: its subquery reads "
+                                  f"{query.table}, not a synced table; Electric syncs a subquery's table as a shape "
+                                  f"of its own, so declare [tables.{query.table.split('.')[-1]}] or read another")
 
 
 def key_shapes(rules) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -232,7 +267,11 @@ def _table(name: str, spec: dict, file: str) -> SyncedTable:
 def _extra_shape(table: str, name: str, spec, where: str) -> Shape:
     if not isinstance(spec, dict):
         raise ArbedbError(f"{where}: must be a table")
-    _only(spec, {"where", "params", "role", "caller"}, where)
+    _only(spec, {"where", "params", "role", "caller", "subquery"}, where)
+    subquery = spec.get("subquery", False)
+    if not isinstance(subquery, bool):
+        raise ArbedbError(f"{where}: subquery must be true or false (true: the WHERE reads another table through "
+                          f"`IN (SELECT ...)`), not {subquery!r}")
     caller = spec.get("caller", "user")
     if caller not in CALLER_KINDS:
         raise ArbedbError(f"{where}: caller {caller!r} is not a caller kind; use one of {', '.join(CALLER_KINDS)}")
@@ -246,7 +285,10 @@ def _extra_shape(table: str, name: str, spec, where: str) -> Shape:
         raise ArbedbError(f"{where}: a key is not a user; a key shape binds \"house\" and \"agent\", not \"caller\"")
     if caller == "user" and "agent" in params:
         raise ArbedbError(f"{where}: \"agent\" is bound only for key callers; add caller = \"key\"")
-    numbers = _parse_where(text, where)[1]
+    parsed = parse_where(text, where, subqueries=subquery)
+    numbers = parsed.params
+    if subquery:
+        _subquery_shape(parsed, caller, where)
     if sorted(numbers) != list(range(1, len(params) + 1)):
         raise ArbedbError(f"{where}: the WHERE uses ${', $'.join(map(str, sorted(numbers))) or ' nothing'} "
                           f"but params has {len(params)}; give one params entry per $1..$n")
@@ -258,7 +300,22 @@ def _extra_shape(table: str, name: str, spec, where: str) -> Shape:
     elif ("house" in params) != (role is not None):
         raise ArbedbError(f"{where}: a shape needs a role exactly when a param is \"house\"; "
                           + ("add role = \"member\"" if role is None else "remove role"))
-    return Shape(table, name, text.strip(), tuple(params), None if role is None else _role(role, where), caller)
+    # A subquery shape's WHERE goes out as PostgreSQL's parser reads it: one line, whatever the file's layout.
+    return Shape(table, name, parsed.text if subquery else text.strip(), tuple(params), None if role is None else _role(role, where), caller,
+                 subquery)
+
+
+def _subquery_shape(parsed, caller: str, where: str) -> None:
+    """What a shape declaring `subquery = true` must be: a user's, reading at least one subquery, and live
+    rows only (what RLS's equality proof compares it with)."""
+    if caller != "user":
+        raise ArbedbError(f"{where}: key shapes are literal; remove subquery (a key's house and agent are bound "
+                          "as $n)")
+    if not parsed.subqueries:
+        raise ArbedbError(f"{where}: declares subquery = true but its WHERE has no `IN (SELECT ...)`; remove "
+                          "subquery, or write the subquery")
+    if "deleted_at IS NULL" not in parsed.conjuncts:
+        raise ArbedbError(f"{where}: a subquery shape must hold `AND deleted_at IS NULL` at its top level; add it")
 
 
 def _equalities_only(text: str, where: str) -> None:
@@ -281,44 +338,6 @@ def _equalities_only(text: str, where: str) -> None:
         raise ArbedbError(f"{where}: a key shape must hold `deleted_at IS NULL`; add it")
 
 
-def _parse_where(text: str, where: str) -> tuple[tuple[str, ...], set[int]]:
-    """(columns read, $n numbers used) of a WHERE template, by PostgreSQL's own parser."""
-    from pglast import parse_sql
-    from pglast.parser import ParseError
-    from pglast.visitors import Visitor
-
-    try:
-        statements = parse_sql(f"SELECT WHERE {text}")
-    except ParseError as exc:
-        raise ArbedbError(f"{where}: the WHERE does not parse ({exc}); fix it") from None
-    stmt = statements[0].stmt if len(statements) == 1 else None
-    if stmt is None or stmt.whereClause is None or stmt.op.name != "SETOP_NONE":
-        raise ArbedbError(f"{where}: the WHERE must be one boolean expression; fix it")
-
-    class Reads(Visitor):
-        def __init__(self):
-            super().__init__()
-            self.columns: list[str] = []
-            self.params: set[int] = set()
-
-        def visit_ColumnRef(self, ancestors, node):
-            name = getattr(node.fields[-1], "sval", None)
-            if len(node.fields) != 1 or name is None:
-                raise ArbedbError(f"{where}: write columns unqualified (house_id, not t.house_id)")
-            if name not in self.columns:
-                self.columns.append(name)
-
-        def visit_ParamRef(self, ancestors, node):
-            self.params.add(node.number)
-
-        def visit_SubLink(self, ancestors, node):
-            raise ArbedbError(f"{where}: a shape WHERE cannot hold a subquery; filter on the table's own columns")
-
-    reads = Reads()
-    reads(stmt.whereClause)
-    return tuple(reads.columns), reads.params
-
-
 def render_json(shapes: Shapes) -> str:
     import json
 
@@ -334,6 +353,7 @@ def render_text(shapes: Shapes) -> str:
             who = ("an API key of the house" if shape.caller == "key" else
                    f"{shape.role}+ of the house" if shape.role else "any signed-in caller")
             binds = ", ".join(f"${n} = {kind}" for n, kind in enumerate(shape.params, 1))
-            lines.append(f"  {shape.name:<6} {who:<22} WHERE {shape.where}   ({binds})")
+            sub = ", subquery shape, replica=full" if shape.subquery else ""
+            lines.append(f"  {shape.name:<6} {who:<22} WHERE {shape.where}   ({binds}{sub})")
         lines.append(f"  columns: {', '.join(table.columns)}  (primary key: {', '.join(table.primary_key)})")
     return "\n".join(lines)
