@@ -13,8 +13,10 @@ from .rules import Context, rules_for
 from .sources import Source
 
 
-def electric_declarations(project) -> tuple[frozenset[str], dict, list[Finding]]:
-    """(synced tables, shape columns per table, findings) from electric/shapes.toml.
+def electric_declarations(project) -> tuple[frozenset[str], dict, tuple, list[Finding]]:
+    """(synced tables, shape columns per table, subqueries, findings) from electric/shapes.toml.
+
+    A subquery's columns count as shape columns of its own table (ARB020 judges them too).
 
     A project without the file syncs nothing; a malformed file is a finding, so
     lint reports it beside everything else instead of stopping.
@@ -23,18 +25,24 @@ def electric_declarations(project) -> tuple[frozenset[str], dict, list[Finding]]
 
     relpath = project.extra.get("shapes", SHAPES_FILE)
     if not (Path(project.root) / relpath).is_file():
-        return frozenset(), {}, []
+        return frozenset(), {}, (), []
     try:
         shapes = load_shapes(project)
     except ArbedbError as exc:
-        return frozenset(), {}, [Finding("ARB000", str(exc), "fix the shape declarations", path=relpath)]
-    columns = {t.qualified: tuple(dict.fromkeys(c for s in t.shapes for c in s.where_columns)) for t in shapes.tables}
-    return frozenset(shapes.qualified_names), columns, []
+        return frozenset(), {}, (), [Finding("ARB000", str(exc), "fix the shape declarations", path=relpath)]
+    columns = {t.qualified: list(dict.fromkeys(c for s in t.shapes for c in s.where_columns)) for t in shapes.tables}
+    subqueries = tuple((f"{s.table}.{s.name}", shapes.table(s.table).qualified, s.parsed.conjuncts, q)
+                       for s in shapes.all_shapes() for q in s.subqueries)
+    for _, _, _, query in subqueries:
+        columns.setdefault(query.table, [])
+        columns[query.table] += [c for c in (*query.selects, *query.columns) if c not in columns[query.table]]
+    return frozenset(shapes.qualified_names), {t: tuple(c) for t, c in columns.items()}, subqueries, []
 
 
 def context(parsed: list[ParsedSource], *, synced: frozenset[str], shape_columns: dict | None = None,
-            project=None) -> Context:
-    return Context(build_schema(parsed), tuple(parsed), synced, shape_columns or {}, project)
+            project=None, subqueries: tuple = ()) -> Context:
+    return Context(build_schema(parsed), tuple(parsed), synced, shape_columns or {}, subqueries=subqueries,
+                   project=project)
 
 
 def run_rules(ctx: Context, *, scope: str | None = None, skip: tuple[str, ...] = ()) -> list[Finding]:
@@ -48,14 +56,15 @@ def check_sources(sources: list[Source], project=None, *, synced=None, shape_col
 
 def check(parsed: list[ParsedSource], project=None, *, synced=None, shape_columns=None) -> list[Finding]:
     findings: list[Finding] = []
+    subqueries = ()
     if synced is None:
         if project is not None:
-            synced, shape_columns, problems = electric_declarations(project)
+            synced, shape_columns, subqueries, problems = electric_declarations(project)
             findings += problems
         else:
             synced = frozenset()
     findings += [p.error for p in parsed if p.error is not None]
-    ctx = context(parsed, synced=synced, shape_columns=shape_columns, project=project)
+    ctx = context(parsed, synced=synced, shape_columns=shape_columns, project=project, subqueries=subqueries)
     findings += run_rules(ctx)
     findings += body_errors(ctx)
     return findings

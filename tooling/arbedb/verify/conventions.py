@@ -17,8 +17,8 @@ COVERED_BY_ELECTRIC = ("ARB007", "ARB008", "ARB009", "ARB020")
 
 
 def checks(conn, project) -> list:
-    synced, shape_columns, problems = electric_declarations(project)
+    synced, shape_columns, subqueries, problems = electric_declarations(project)
     parsed = [parse(s) for s in catalog_sources(conn)]
     findings = [p.error for p in parsed if p.error is not None] + problems
-    ctx = context(parsed, synced=synced, shape_columns=shape_columns, project=project)
+    ctx = context(parsed, synced=synced, shape_columns=shape_columns, project=project, subqueries=subqueries)
     return findings + run_rules(ctx, scope="schema", skip=COVERED_BY_ELECTRIC)

@@ -27,6 +27,8 @@ class Context:
     sources: tuple[ParsedSource, ...]
     synced: frozenset[str]  # qualified names of the tables Electric syncs ("public.houses")
     shape_columns: dict = field(default_factory=dict)  # synced table -> columns its shape WHEREs read
+    # (shape label, its table, its WHERE's top-level terms printed, Subquery) per subquery of a subquery shape
+    subqueries: tuple = ()
     project: object = None  # the arbedb Project; rules fall back to defaults without one
 
     def sources_with_role(self, *roles: str) -> list[ParsedSource]:
