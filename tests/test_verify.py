@@ -54,6 +54,11 @@ def test_applied_project_meets_every_convention(arbedb_dsn, arbedb_project):
     ("DROP TRIGGER agents_touch_updated_at ON public.agents", "ARB022", "public.agents"),
     ("GRANT EXECUTE ON FUNCTION arbe.assert_keeps_an_owner(uuid, uuid) TO authenticated", "ARB023",
      "arbe.assert_keeps_an_owner(uuid, uuid)"),
+    # The subquery shapes' indexes (electric/shapes.toml): every index led by members.user_id, then
+    # every one led by threads.house_id that threads.mine's move-in query could use.
+    ("DROP INDEX public.members_caller_live_idx, public.members_user_idx, public.members_user_house_live_key",
+     "ARB025", "threads.mine"),
+    ("DROP INDEX public.threads_house_live_idx, public.threads_house_idx", "ARB025", "threads.mine:house_id"),
 ])
 def test_a_broken_convention_is_reported_on_its_object(arbedb_dsn, arbedb_project, statement, code, obj):
     _run(arbedb_dsn, statement)
