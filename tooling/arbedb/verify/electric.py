@@ -183,6 +183,11 @@ def _shape_columns(cur, shapes: Shapes) -> list[Finding]:
                 "coalesce((SELECT to_jsonb(p) ->> 'pubgencols' FROM pg_publication p WHERE pubname = %s), 'n')",
                 (shapes.publication,))
     version, pubgencols = cur.fetchone()
+    # What subquery shapes read of other synced tables: Electric evaluates those columns on the stream too.
+    subquery_reads: dict[str, list[str]] = {}
+    for shape in shapes.all_shapes():
+        for query in shape.subqueries:
+            subquery_reads.setdefault(query.table, []).extend((*query.selects, *query.columns))
     findings = []
     for table in shapes.tables:
         cur.execute("""
@@ -200,21 +205,23 @@ def _shape_columns(cur, shapes: Shapes) -> list[Finding]:
                                     "create it in a revision, or remove it from electric/shapes.toml",
                                     object=table.qualified))
             continue
-        findings += _table_columns(table, rows, version, pubgencols)
+        findings += _table_columns(table, rows, version, pubgencols, subquery_reads.get(table.qualified, ()))
     return findings
 
 
-def _table_columns(table: SyncedTable, rows, version: int, pubgencols: str) -> list[Finding]:
+def _table_columns(table: SyncedTable, rows, version: int, pubgencols: str, read_by_subqueries=()) -> list[Finding]:
     live = {name: (generated, is_enum, type_name) for name, generated, is_enum, type_name, _pk in rows}
     primary_key = tuple(rows[0][4] or ())
-    in_where = {c for shape in table.shapes for c in shape.where_columns}
+    in_where = {c for shape in table.shapes for c in shape.where_columns} | set(read_by_subqueries)
     findings = []
     if primary_key != table.primary_key:
         findings.append(Finding(
             "ELE025", f"{table.qualified}: declared primary key ({', '.join(table.primary_key)}) is not the table's "
             f"({', '.join(primary_key) or 'none'})", "fix primary_key in electric/shapes.toml", object=table.qualified))
-    for column in table.columns:
+    for column in dict.fromkeys((*table.columns, *read_by_subqueries)):
         obj = f"{table.qualified}.{column}"
+        if column not in live and column not in table.columns:
+            continue  # a subquery naming a column its table lacks: ARB025 says so
         if column not in live:
             findings.append(Finding("ELE021", f"shape column {obj} does not exist",
                                     "remove it from electric/shapes.toml or add it in a revision", object=obj))
