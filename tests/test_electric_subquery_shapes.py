@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import uuid
 
+import psycopg
+
 import pytest
 from electric_moves import Mirror, SubqueryShape, replay
 from electric_support import Stream
@@ -26,7 +28,6 @@ from arbedb.testing.impersonate import as_user
 from arbedb.testing.world import WorldBuilder
 
 USERS, HOUSES = 3, 2
-TABLES = ("threads", "members")  # the subquery shapes' tables and their subqueries' tables
 BROKEN = ("house_id IN (SELECT house_id FROM members WHERE user_id = $1 AND deleted_at IS NULL) "
           "AND deleted_at IS NULL")  # forgets house_deleted_at IS NULL
 
@@ -43,7 +44,7 @@ operation = st.tuples(st.one_of(
 ), st.booleans())  # (operation, commit after it)
 
 
-def _do(conn, op, users, houses, threads, n):
+def _do(conn, op, users, houses, rows, n):
     kind = op[0]
     if kind == "join":
         WorldBuilder(conn).member(houses[op[2]], users[op[1]], "member")
@@ -57,26 +58,27 @@ def _do(conn, op, users, houses, threads, n):
         conn.execute(f"UPDATE public.houses SET deleted_at = {value} WHERE id = %s", (houses[op[1]],))
     elif kind == "thread":
         extra = {"deleted_at": "2026-01-01T00:00:00Z"} if op[2] else {}
-        threads.append(WorldBuilder(conn).row("threads", houses[op[1]], title=f"t{n}", **extra))
-    elif threads:
-        thread = threads[op[1] % len(threads)]
+        rows.append(("threads", WorldBuilder(conn).row("threads", houses[op[1]], title=f"t{n}", **extra)))
+    elif rows:
+        table, row_id = rows[op[1] % len(rows)]
+        target = sql.Identifier("public", table)
         if kind == "move":
             # house_id is immutable to every caller (triggers/40_guards.sql): only a write with
             # triggers off, a superuser's data fix, moves a row between houses. Electric sees it all the same.
             conn.execute("SET LOCAL session_replication_role = replica")
-            conn.execute("UPDATE public.threads SET house_id = %s WHERE id = %s", (houses[op[2]], thread))
+            conn.execute(sql.SQL("UPDATE {} SET house_id = %s WHERE id = %s").format(target), (houses[op[2]], row_id))
             conn.execute("SET LOCAL session_replication_role = origin")
         else:
-            assignment = {"edit": f"title = 'e{n}'", "soft_delete": "deleted_at = now()",
+            assignment = {"edit": "updated_at = now() + interval '1 second'", "soft_delete": "deleted_at = now()",
                           "restore": "deleted_at = NULL"}[kind]
-            conn.execute(f"UPDATE public.threads SET {assignment} WHERE id = %s", (thread,))
+            conn.execute(sql.SQL(f"UPDATE {{}} SET {assignment} WHERE id = %s").format(target), (row_id,))
 
 
-def apply_op(conn, op, users, houses, threads, n) -> None:
+def apply_op(conn, op, users, houses, rows, n) -> None:
     """One operation in a savepoint: one a guard refuses (a live duplicate membership) is skipped."""
     try:
         with conn.transaction():
-            _do(conn, op, users, houses, threads, n)
+            _do(conn, op, users, houses, rows, n)
     except Exception as exc:  # noqa: BLE001 - a refused write is part of the workload, not a failure
         if not hasattr(exc, "sqlstate"):
             raise
@@ -95,16 +97,24 @@ class Run:
     def __init__(self, conn, dsn, project, subquery_shapes, memberships=()):
         self.conn, self.shapes = conn, load_shapes(project)
         self.stream = Stream(dsn, project.publication)
-        self.mirror = Mirror(dsn, self.shapes, TABLES)
+        # Every subquery shape's table and its subqueries' tables: a table a user adds is proven too.
+        outer = sorted({s.table for s in subquery_shapes} - {"members"})
+        tables = {s.table for s in subquery_shapes} | {q.table.split(".")[-1] for s in subquery_shapes
+                                                        for q in s.subqueries}
+        self.mirror = Mirror(dsn, self.shapes, sorted(tables))
         w = WorldBuilder(conn)
         conn.execute("SELECT 1")  # open the transaction the builder's savepoints join
         self.users = [w.user(f"u{i}-{uuid.uuid4()}@example.com") for i in range(USERS)]
         self.houses = [w.house(f"h{i}") for i in range(HOUSES)]
-        # Something to move from the start: two live threads and a soft-deleted one per house, and
-        # the given memberships (user, house).
-        self.threads = [w.row("threads", h, title=f"base{i}", **({"deleted_at": "2026-01-01T00:00:00Z"} if i == 2
-                                                                   else {}))
-                        for h in self.houses for i in range(3)]
+        # Something to move from the start: per house two live rows and a soft-deleted one of each
+        # subquery shape's table (threads first), and the given memberships (user, house).
+        self.rows: list[tuple[str, uuid.UUID]] = []
+        for table in sorted(outer, key=lambda t: t != "threads"):
+            for n, h in enumerate(h for h in self.houses for _ in range(3)):
+                values = {"title": f"base{n}"} if table == "threads" else {}
+                if n % 3 == 2:
+                    values["deleted_at"] = "2026-01-01T00:00:00Z"
+                self.rows.append((table, w.row(table, h, **values)))
         for u, h in memberships:
             w.member(self.houses[h], self.users[u], "member")
         self.copies = [SubqueryShape(self.mirror, shape, [u]) for shape in subquery_shapes for u in self.users]
@@ -143,7 +153,7 @@ def test_subquery_shapes_equal_rls_after_every_transaction(arbedb_conn, arbedb_d
     try:
         for n, (op, commit_after) in enumerate(operations):
             arbedb_conn.execute("SELECT 1")
-            apply_op(arbedb_conn, op, run.users, run.houses, run.threads, n)
+            apply_op(arbedb_conn, op, run.users, run.houses, run.rows, n)
             if commit_after:
                 run.commit()
         run.commit()
@@ -166,7 +176,7 @@ def _scenario(conn, dsn, project, shapes):
     try:
         for n, op in enumerate(SCENARIO):
             conn.execute("SELECT 1")
-            apply_op(conn, op, run.users, run.houses, run.threads, n)
+            apply_op(conn, op, run.users, run.houses, run.rows, n)
             run.commit()
     finally:
         run.close()
@@ -187,3 +197,28 @@ def test_a_subquery_shape_that_shows_too_much_is_caught(arbedb_conn, arbedb_dsn,
     broken = Shape("threads", "broken", where, ("caller",), None, "user", subquery=True)
     run = _scenario(arbedb_conn, arbedb_dsn, arbedb_project, [broken])
     assert run.differences, "the broken shape went unnoticed"
+
+
+LABELS_MINE = '''
+[tables.labels.shapes.mine]
+subquery = true
+where = "house_id IN (SELECT house_id FROM members WHERE user_id = $1 AND deleted_at IS NULL AND house_deleted_at IS NULL) AND deleted_at IS NULL"
+params = ["caller"]
+'''
+
+
+def test_a_subquery_shape_on_a_scaffolded_table_is_proven_too(project_copy, empty_dsn):
+    """`arbedb new-table labels`, then a subquery shape of the caller's labels: the same replay holds it to RLS."""
+    from arbedb import commands
+    from arbedb.scaffold.table import new_table
+
+    new_table(project_copy, "labels")
+    path = project_copy.root / "electric" / "shapes.toml"
+    path.write_text(path.read_text() + LABELS_MINE)
+    commands.apply(project_copy, empty_dsn)
+    [labels] = [s for s in declared(project_copy) if s.table == "labels"]
+    with psycopg.connect(empty_dsn) as conn:
+        run = _scenario(conn, empty_dsn, project_copy, [labels])
+    assert run.differences == []
+    assert any(c.moves["in"] and c.moves["out"] for c in run.copies)
+    assert {t for t, _ in run.rows} >= {"labels"}
