@@ -15,7 +15,6 @@ from __future__ import annotations
 import uuid
 
 import psycopg
-
 import pytest
 from electric_moves import Mirror, SubqueryShape, replay
 from electric_support import Stream
@@ -23,7 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+from arbedb import commands
 from arbedb.electric.shapes import Shape, load_shapes
+from arbedb.scaffold.table import new_table
 from arbedb.testing.impersonate import as_user
 from arbedb.testing.world import WorldBuilder
 
@@ -209,9 +210,6 @@ params = ["caller"]
 
 def test_a_subquery_shape_on_a_scaffolded_table_is_proven_too(project_copy, empty_dsn):
     """`arbedb new-table labels`, then a subquery shape of the caller's labels: the same replay holds it to RLS."""
-    from arbedb import commands
-    from arbedb.scaffold.table import new_table
-
     new_table(project_copy, "labels")
     path = project_copy.root / "electric" / "shapes.toml"
     path.write_text(path.read_text() + LABELS_MINE)
