@@ -36,8 +36,10 @@ def _outer_text(columns) -> str:
     return f"{columns[0]}::text" if len(columns) == 1 else f"ROW({', '.join(columns)})::text"
 
 
-def rewrite(where: str, first_param: int) -> str:
-    """The WHERE with its k-th subquery replaced by ``outer::text = ANY($(first_param + k)::text[])``."""
+def rewrite(where: str, first_param: int, typed: bool = False) -> str:
+    """The WHERE with its k-th subquery replaced by ``outer::text = ANY($(first_param + k)::text[])``, or with
+    ``typed`` by ``outer = ANY($(first_param + k))`` (bound to an array of the column's type, as Electric's
+    move-in query is, so an index on the column serves it)."""
     stmt = parse_sql(f"SELECT WHERE {where}")[0].stmt
     count = itertools.count(first_param)
 
@@ -49,7 +51,9 @@ def rewrite(where: str, first_param: int) -> str:
         if isinstance(node, ast.SubLink):
             test = node.testexpr
             outer = [c.fields[-1].sval for c in ([test] if isinstance(test, ast.ColumnRef) else test.args)]
-            return parse_sql(f"SELECT {_outer_text(outer)} = ANY(${next(count)}::text[])")[0].stmt.targetList[0].val
+            left, right = ((outer[0] if len(outer) == 1 else f"ROW({', '.join(outer)})", "")
+                           if typed else (_outer_text(outer), "::text[]"))
+            return parse_sql(f"SELECT {left} = ANY(${next(count)}{right})")[0].stmt.targetList[0].val
         for name in node:
             value = getattr(node, name)
             if isinstance(value, (ast.Node, tuple)):

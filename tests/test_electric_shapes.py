@@ -45,7 +45,7 @@ def test_shapes_json_is_what_the_proxy_reads(arbedb_project, monkeypatch):
                  "AND house_deleted_at IS NULL) AND deleted_at IS NULL",
         "params": ["caller"], "role": None, "caller": "user", "replica": "full", "subquery": True,
         "depends_on": ["public.members"]}
-    assert data["tables"]["members"]["shapes"]["mine"]["where"].startswith("(user_id = $1 OR house_id IN (SELECT")
+    assert data["tables"]["members"]["shapes"]["mine"]["where"].startswith("house_id IN (SELECT house_id FROM members")
     assert data["callers"] == ["user", "key"] and "agent" in data["params"]
     assert data["tables"]["members"]["shapes"]["own"]["params"] == ["caller"]
     assert data["tables"]["houses"]["primary_key"] == ["id"]
