@@ -47,11 +47,13 @@ AS $$
 DECLARE
     house public.houses;
 BEGIN
-    UPDATE public.houses AS h SET deleted_at = h.deleted_at
-    WHERE h.id = lock_house.house_id AND h.xmin IS DISTINCT FROM pg_current_xact_id_if_assigned()::xid
-    RETURNING h.* INTO house;
+    -- Read first: the statement that makes a batch's memberships finds the row
+    -- held from its second row on, and a read is cheaper than an UPDATE of no row.
+    SELECT h.* INTO house FROM public.houses AS h
+    WHERE h.id = lock_house.house_id AND h.xmin = pg_current_xact_id_if_assigned()::xid;
     IF NOT FOUND THEN
-        SELECT h.* INTO house FROM public.houses AS h WHERE h.id = lock_house.house_id;
+        UPDATE public.houses AS h SET deleted_at = h.deleted_at WHERE h.id = lock_house.house_id
+        RETURNING h.* INTO house;
     END IF;
     RETURN house;
 END
