@@ -113,6 +113,9 @@ FUNCTION_MUTATIONS = {
     ],
     "mirror_key_liveness": [("a key's rewrite forgets its agent's delete",
                              "NEW.agent_deleted_at := (SELECT a.deleted_at", "NEW.agent_deleted_at := (SELECT NULL")],
+    # The standing both invites (acceptable_invite) and the house's creation count ask of a creator.
+    "holds_admin_standing": [("removed admins keep their standing", "\n          AND m.deleted_at IS NULL", ""),
+                             ("demoted admins keep their standing", "m.role IN ('owner', 'admin')", "true")],
     "created_house_has_members": [("a creator who left still sees the house", "SELECT EXISTS", "SELECT NOT EXISTS")],
     "keep_immutable": [("set-once columns change freely", " AND jsonb_typeof(old_row -> col) = 'null'", "")],
     "freeze_deleted": [("deleted rows stay writable", "IF OLD.deleted_at IS NOT NULL AND", "IF false AND")],
@@ -140,7 +143,8 @@ FUNCTION_MUTATIONS = {
         ("used invites accepted", "\n      AND i.accepted_at IS NULL", ""),
         ("revoked invites accepted", "\n      AND i.deleted_at IS NULL\n", "\n"),
         ("invites to deleted houses accepted", "\n      AND h.deleted_at IS NULL", ""),
-        ("invites of removed admins accepted", "AND m.role IN ('owner', 'admin')))", "OR true))"),
+        ("invites of removed admins accepted", "OR arbe.holds_admin_standing(i.house_id, i.invited_by))",
+         "OR true)"),
     ],
     # accept_invite's own look-up, after the lock, no longer asks acceptable_invite:
     # a soft-deleted (revoked) invite is accepted even though lookup_invite hides it.
