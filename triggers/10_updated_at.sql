@@ -3,10 +3,10 @@
 -- updated_at moves on every change. A write that changes nothing keeps it: the
 -- house row's serialising write (arbe.lock_house) is such a write, and a
 -- member joining must not look like the house changed.
--- Whether anything changed is the trigger's WHEN, `old *<> new`: the two rows'
--- stored images compared in C, so a no-op write never enters PL/pgSQL and a
--- change pays for one assignment (it compared to_jsonb of both rows before,
--- 17-28 µs a row; docs/performance.md). The image comparison, not
+-- Whether anything changed is the trigger's WHEN, record_image_ne(old, new)
+-- (the `*<>` operator: the two rows' stored images compared in C), so a no-op
+-- write never enters PL/pgSQL and a change pays for one assignment (it compared
+-- to_jsonb of both rows before, 17-28 µs a row; docs/performance.md). Not
 -- `old.* IS DISTINCT FROM new.*`, which needs an equality operator for every
 -- column and fails on a json column of a user's table. Every table's trigger
 -- carries this WHEN (`arbedb new-table` writes it, lint ARB022 asks for it).
@@ -21,23 +21,23 @@ END
 $$;
 
 CREATE OR REPLACE TRIGGER houses_touch_updated_at BEFORE UPDATE ON public.houses
-FOR EACH ROW WHEN (old *<> new) EXECUTE FUNCTION arbe.touch_updated_at();
+FOR EACH ROW WHEN (record_image_ne(old, new)) EXECUTE FUNCTION arbe.touch_updated_at();
 CREATE OR REPLACE TRIGGER members_touch_updated_at BEFORE UPDATE ON public.members
-FOR EACH ROW WHEN (old *<> new) EXECUTE FUNCTION arbe.touch_updated_at();
+FOR EACH ROW WHEN (record_image_ne(old, new)) EXECUTE FUNCTION arbe.touch_updated_at();
 CREATE OR REPLACE TRIGGER agents_touch_updated_at BEFORE UPDATE ON public.agents
-FOR EACH ROW WHEN (old *<> new) EXECUTE FUNCTION arbe.touch_updated_at();
+FOR EACH ROW WHEN (record_image_ne(old, new)) EXECUTE FUNCTION arbe.touch_updated_at();
 CREATE OR REPLACE TRIGGER environments_touch_updated_at BEFORE UPDATE ON public.environments
-FOR EACH ROW WHEN (old *<> new) EXECUTE FUNCTION arbe.touch_updated_at();
+FOR EACH ROW WHEN (record_image_ne(old, new)) EXECUTE FUNCTION arbe.touch_updated_at();
 CREATE OR REPLACE TRIGGER threads_touch_updated_at BEFORE UPDATE ON public.threads
-FOR EACH ROW WHEN (old *<> new) EXECUTE FUNCTION arbe.touch_updated_at();
+FOR EACH ROW WHEN (record_image_ne(old, new)) EXECUTE FUNCTION arbe.touch_updated_at();
 CREATE OR REPLACE TRIGGER configs_touch_updated_at BEFORE UPDATE ON public.configs
-FOR EACH ROW WHEN (old *<> new) EXECUTE FUNCTION arbe.touch_updated_at();
+FOR EACH ROW WHEN (record_image_ne(old, new)) EXECUTE FUNCTION arbe.touch_updated_at();
 CREATE OR REPLACE TRIGGER secrets_touch_updated_at BEFORE UPDATE ON public.secrets
-FOR EACH ROW WHEN (old *<> new) EXECUTE FUNCTION arbe.touch_updated_at();
+FOR EACH ROW WHEN (record_image_ne(old, new)) EXECUTE FUNCTION arbe.touch_updated_at();
 CREATE OR REPLACE TRIGGER invites_touch_updated_at BEFORE UPDATE ON public.invites
-FOR EACH ROW WHEN (old *<> new) EXECUTE FUNCTION arbe.touch_updated_at();
+FOR EACH ROW WHEN (record_image_ne(old, new)) EXECUTE FUNCTION arbe.touch_updated_at();
 CREATE OR REPLACE TRIGGER api_keys_touch_updated_at BEFORE UPDATE ON public.api_keys
-FOR EACH ROW WHEN (old *<> new) EXECUTE FUNCTION arbe.touch_updated_at();
+FOR EACH ROW WHEN (record_image_ne(old, new)) EXECUTE FUNCTION arbe.touch_updated_at();
 
 -- On insert, an RLS-subject caller's row is stamped with the server's time:
 -- an optimistic client chooses the id it inserts, never when it happened.

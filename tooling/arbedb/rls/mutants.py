@@ -174,7 +174,7 @@ TRIGGER_MUTATIONS = {
                                    "limit_key_columns('status', 'title', 'usage')",
                                    "limit_key_columns('status', 'title', 'usage', 'environment_id', 'kind', 'config')")],
     # The property's no-op write of a thread must leave updated_at (the key's column limits are there).
-    "threads_touch_updated_at": [("no-op writes bump updated_at", "FOR EACH ROW WHEN (old *<> new) EXECUTE",
+    "threads_touch_updated_at": [("no-op writes bump updated_at", "FOR EACH ROW WHEN (record_image_ne(old, new)) EXECUTE",
                                   "FOR EACH ROW EXECUTE")],
     # A WHEN that forgets a column leaves it mutable: the property writes created_by.
     "threads_keep_immutable": [("created_by left out of the WHEN", "(old.id, old.house_id, old.created_by, old.created_at)",
