@@ -29,7 +29,8 @@
 --
 -- What the write costs is kept small: every houses trigger carries a WHEN that
 -- a write changing nothing fails (triggers/10_updated_at.sql, 40_guards.sql),
--- so it enters no PL/pgSQL; and it is made once per transaction and house. A
+-- so it enters no PL/pgSQL (stamp_dated's alone lets a deleted house's row in,
+-- and returns at once for the owner); and it is made once per transaction and house. A
 -- house row whose current version this transaction wrote (xmin is its xid) is
 -- held until the transaction ends: every later writer conflicts with it
 -- already, so writing it again serialises nothing more. Each rewrite was a new
