@@ -95,6 +95,28 @@ BEGIN
 END
 $$;
 
+-- Whether a user holds a live admin or owner membership of a house: the standing
+-- creating invites and API keys takes, asked again of their creator afterwards.
+-- The one statement of that rule for both places that ask it: an invite is
+-- accepted only while its inviter holds it (arbe.acceptable_invite), and a
+-- house's creation count stops counting a creator who lost it
+-- (arbe.limit_creation, triggers/45_limits.sql). Not the caller's question: it
+-- answers about any user of any house, so only owner-run code reaches it
+-- (SECURITY DEFINER for that code's sake, executable by nobody else).
+CREATE OR REPLACE FUNCTION arbe.holds_admin_standing(house_id uuid, user_id uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN EXISTS (
+        SELECT FROM public.members AS m
+        WHERE m.house_id = holds_admin_standing.house_id AND m.user_id = holds_admin_standing.user_id
+          AND m.deleted_at IS NULL AND m.role IN ('owner', 'admin'));
+END
+$$;
+
+REVOKE ALL ON FUNCTION arbe.holds_admin_standing(uuid, uuid) FROM PUBLIC, anon, authenticated, service_role;
+
 -- Executable by authenticated only (model §4). Policies run as the caller, so the
 -- caller needs EXECUTE on what they call; anon never reaches a policy because it
 -- holds no table privilege at all.

@@ -66,10 +66,7 @@ BEGIN
       -- Only while whoever created it could still create it (docs/decisions.md):
       -- an admin removed or demoted takes their pending invites with them.
       -- Invites made by server code (no invited_by) answer to nobody's standing.
-      AND (i.invited_by IS NULL OR EXISTS (
-          SELECT FROM public.members AS m
-          WHERE m.house_id = i.house_id AND m.user_id = i.invited_by AND m.deleted_at IS NULL
-            AND m.role IN ('owner', 'admin')))
+      AND (i.invited_by IS NULL OR arbe.holds_admin_standing(i.house_id, i.invited_by))
       AND h.deleted_at IS NULL
       AND arbe.caller_email() IS NOT NULL
       AND arbe.email_key(i.email) = arbe.caller_email();  -- ASCII case only (policies/10_identity.sql)

@@ -73,7 +73,7 @@ BLIND_SPOTS = {
     "function mirror_house_liveness: a caller's write of the copy is kept": "house_deleted_at",
     "function cascade_key_liveness: revoked keys' copies go stale": "liveness copies",
     # time: one transaction, so now() never moves; the loaded rows carry an older stamp
-    "function touch_updated_at: no-op writes bump updated_at": "a no-op write leaves it",
+    "trigger threads_touch_updated_at: no-op writes bump updated_at": "a no-op write leaves it",
     "function limit_key_columns: a key's write that also sends updated_at is refused": "UPDATE threads",
     "function stamp_inserted: keys' INSERTs keep client timestamps": "other than the server's time",
     # found by luck before (a random set_secret): the sweep now asks a soft-deleted house's own members
@@ -92,3 +92,22 @@ def test_the_blind_spots_mutants_are_killed(arbedb_cluster, arbedb_template, arb
     for verdict in verdicts:
         assert verdict.killed, f"{verdict.mutant.name} survived: {verdict.reason}"
         assert BLIND_SPOTS[verdict.mutant.name] in verdict.reason, (verdict.mutant.name, verdict.reason)
+
+
+# The guards' trigger WHEN clauses (issue 19: the common write never enters PL/pgSQL):
+# a WHEN that lets too little in is a hole the property must see.
+WHEN_CLAUSES = {
+    "trigger threads_touch_updated_at: no-op writes bump updated_at": "a no-op write leaves it",
+    "trigger threads_keep_immutable: created_by left out of the WHEN": "UPDATE threads",
+    "trigger agents_freeze_deleted: deleted rows stay writable (WHEN)": "agents",
+    "trigger members_mirror_house_liveness_on_update: dropped": "house_deleted_at",
+}
+
+
+def test_the_when_clauses_mutants_are_killed(arbedb_cluster, arbedb_template, arbedb_project):
+    mutants = [m for m in derive(arbedb_project, PERMS) if m.name in WHEN_CLAUSES]
+    assert len(mutants) == len(WHEN_CLAUSES)
+    verdicts = run_mutants(arbedb_cluster.admin_dsn, arbedb_template, mutants, PERMS, examples=2, seed_value=0, jobs=2)
+    for verdict in verdicts:
+        assert verdict.killed, f"{verdict.mutant.name} survived: {verdict.reason}"
+        assert WHEN_CLAUSES[verdict.mutant.name] in verdict.reason, (verdict.mutant.name, verdict.reason)

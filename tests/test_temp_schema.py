@@ -144,6 +144,8 @@ def walk_every_caller_path(conn) -> None:
     run(A, "SELECT count(*) FROM public.houses")  # a house A created and left: created_house_has_members
     run(B, "UPDATE public.api_keys SET revoked_at = now() WHERE id = %s", (key_id,))
     run(B, "UPDATE public.agents SET deleted_at = now() WHERE id = %s", (agent,))
+    # A deleted row's write: the only one freeze_deleted's WHEN lets in (server code restoring it).
+    run(service, "UPDATE public.agents SET name = 'ag2' WHERE id = %s", (agent,))
     run(B, "UPDATE public.houses SET deleted_at = now() WHERE id = %s", (house,))
     run(service, "DELETE FROM public.members WHERE user_id = %s", (b,))
 

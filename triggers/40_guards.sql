@@ -6,6 +6,10 @@
 -- server code has no reason to rewrite them either, and Electric consumers key
 -- rows by them. An argument 'once:col' allows one change from NULL to a value
 -- (revoking a key, accepting an invite) and none after.
+-- The trigger's WHEN compares the argument columns (all of them, 'once:' ones
+-- too) in C, so the function, which reads columns by name through jsonb, runs
+-- only when one of them changes; a WHEN that leaves one out leaves it mutable
+-- (lint ARB026 compares the two).
 CREATE OR REPLACE FUNCTION arbe.keep_immutable() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -28,25 +32,62 @@ END
 $$;
 
 CREATE OR REPLACE TRIGGER houses_keep_immutable BEFORE UPDATE ON public.houses
-FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
+FOR EACH ROW WHEN (
+    (old.id, old.house_id, old.created_by, old.created_at)
+    IS DISTINCT FROM (new.id, new.house_id, new.created_by, new.created_at)
+)
+EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
 CREATE OR REPLACE TRIGGER members_keep_immutable BEFORE UPDATE ON public.members
-FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'user_id', 'created_at');
+FOR EACH ROW WHEN (
+    (old.id, old.house_id, old.user_id, old.created_at)
+    IS DISTINCT FROM (new.id, new.house_id, new.user_id, new.created_at)
+)
+EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'user_id', 'created_at');
 CREATE OR REPLACE TRIGGER agents_keep_immutable BEFORE UPDATE ON public.agents
-FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
+FOR EACH ROW WHEN (
+    (old.id, old.house_id, old.created_by, old.created_at)
+    IS DISTINCT FROM (new.id, new.house_id, new.created_by, new.created_at)
+)
+EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
 CREATE OR REPLACE TRIGGER environments_keep_immutable BEFORE UPDATE ON public.environments
-FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
+FOR EACH ROW WHEN (
+    (old.id, old.house_id, old.created_by, old.created_at)
+    IS DISTINCT FROM (new.id, new.house_id, new.created_by, new.created_at)
+)
+EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
 CREATE OR REPLACE TRIGGER threads_keep_immutable BEFORE UPDATE ON public.threads
-FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
+FOR EACH ROW WHEN (
+    (old.id, old.house_id, old.created_by, old.created_at)
+    IS DISTINCT FROM (new.id, new.house_id, new.created_by, new.created_at)
+)
+EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
 CREATE OR REPLACE TRIGGER configs_keep_immutable BEFORE UPDATE ON public.configs
-FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_at');
+FOR EACH ROW WHEN (
+    (old.id, old.house_id, old.created_at)
+    IS DISTINCT FROM (new.id, new.house_id, new.created_at)
+)
+EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_at');
 CREATE OR REPLACE TRIGGER secrets_keep_immutable BEFORE UPDATE ON public.secrets
-FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
+FOR EACH ROW WHEN (
+    (old.id, old.house_id, old.created_by, old.created_at)
+    IS DISTINCT FROM (new.id, new.house_id, new.created_by, new.created_at)
+)
+EXECUTE FUNCTION arbe.keep_immutable('id', 'house_id', 'created_by', 'created_at');
 CREATE OR REPLACE TRIGGER invites_keep_immutable BEFORE UPDATE ON public.invites
-FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable(
+FOR EACH ROW WHEN (
+    (old.id, old.house_id, old.email, old.role, old.invited_by, old.created_at, old.accepted_at, old.accepted_by)
+    IS DISTINCT FROM
+    (new.id, new.house_id, new.email, new.role, new.invited_by, new.created_at, new.accepted_at, new.accepted_by)
+)
+EXECUTE FUNCTION arbe.keep_immutable(
     'id', 'house_id', 'email', 'role', 'invited_by', 'created_at', 'once:accepted_at', 'once:accepted_by'
 );
 CREATE OR REPLACE TRIGGER api_keys_keep_immutable BEFORE UPDATE ON public.api_keys
-FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable(
+FOR EACH ROW WHEN (
+    (old.id, old.house_id, old.prefix, old.created_by, old.created_at, old.revoked_at)
+    IS DISTINCT FROM (new.id, new.house_id, new.prefix, new.created_by, new.created_at, new.revoked_at)
+)
+EXECUTE FUNCTION arbe.keep_immutable(
     'id', 'house_id', 'prefix', 'created_by', 'created_at', 'once:revoked_at'
 );
 
@@ -56,12 +97,14 @@ FOR EACH ROW EXECUTE FUNCTION arbe.keep_immutable(
 -- UPDATE policy needs a live membership in a live house).
 -- One trigger rather than `deleted_at IS NULL` in every UPDATE policy: USING is
 -- also the new row's check there, and a soft delete must be able to set it.
+-- The trigger's WHEN (the row was deleted) keeps every write of a live row out
+-- of PL/pgSQL; "under RLS" is asked as in triggers/10_updated_at.sql.
 CREATE OR REPLACE FUNCTION arbe.freeze_deleted() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF OLD.deleted_at IS NOT NULL AND NOT arbe.caller_bypasses_rls() THEN
+    IF OLD.deleted_at IS NOT NULL AND row_security_active(TG_RELID) THEN
         RAISE EXCEPTION 'a deleted %.% row cannot be changed', TG_TABLE_SCHEMA, TG_TABLE_NAME
         USING ERRCODE = '42501';
     END IF;
@@ -70,27 +113,28 @@ END
 $$;
 
 CREATE OR REPLACE TRIGGER members_freeze_deleted BEFORE UPDATE ON public.members
-FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+FOR EACH ROW WHEN (old.deleted_at IS NOT NULL) EXECUTE FUNCTION arbe.freeze_deleted();
 CREATE OR REPLACE TRIGGER agents_freeze_deleted BEFORE UPDATE ON public.agents
-FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+FOR EACH ROW WHEN (old.deleted_at IS NOT NULL) EXECUTE FUNCTION arbe.freeze_deleted();
 CREATE OR REPLACE TRIGGER environments_freeze_deleted BEFORE UPDATE ON public.environments
-FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+FOR EACH ROW WHEN (old.deleted_at IS NOT NULL) EXECUTE FUNCTION arbe.freeze_deleted();
 CREATE OR REPLACE TRIGGER threads_freeze_deleted BEFORE UPDATE ON public.threads
-FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+FOR EACH ROW WHEN (old.deleted_at IS NOT NULL) EXECUTE FUNCTION arbe.freeze_deleted();
 CREATE OR REPLACE TRIGGER configs_freeze_deleted BEFORE UPDATE ON public.configs
-FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+FOR EACH ROW WHEN (old.deleted_at IS NOT NULL) EXECUTE FUNCTION arbe.freeze_deleted();
 CREATE OR REPLACE TRIGGER secrets_freeze_deleted BEFORE UPDATE ON public.secrets
-FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+FOR EACH ROW WHEN (old.deleted_at IS NOT NULL) EXECUTE FUNCTION arbe.freeze_deleted();
 CREATE OR REPLACE TRIGGER invites_freeze_deleted BEFORE UPDATE ON public.invites
-FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+FOR EACH ROW WHEN (old.deleted_at IS NOT NULL) EXECUTE FUNCTION arbe.freeze_deleted();
 CREATE OR REPLACE TRIGGER api_keys_freeze_deleted BEFORE UPDATE ON public.api_keys
-FOR EACH ROW EXECUTE FUNCTION arbe.freeze_deleted();
+FOR EACH ROW WHEN (old.deleted_at IS NOT NULL) EXECUTE FUNCTION arbe.freeze_deleted();
 
 -- An API key changes only the columns named in the arguments (model §4b:
 -- status, title and usage of its agent's threads). Column grants cannot say
 -- this, a key and a user are both `authenticated`, so the guard asks who is
 -- calling: any claims naming a key (live or not; a dead one reaches no row
 -- anyway). updated_at is the server's bookkeeping, not the caller's change.
+-- Trusted roles skip it, asked as in triggers/10_updated_at.sql.
 CREATE OR REPLACE FUNCTION arbe.limit_key_columns() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -98,7 +142,7 @@ AS $$
 DECLARE
     changed text[];
 BEGIN
-    IF NOT arbe.caller_bypasses_rls() THEN
+    IF row_security_active(TG_RELID) THEN
         IF (arbe.caller_claims()).api_key_id IS NOT NULL THEN
             SELECT array_agg(n.key ORDER BY n.key) INTO changed
             FROM jsonb_each(to_jsonb(NEW)) AS n
@@ -182,7 +226,7 @@ AS $$
 DECLARE
     my_role text;
 BEGIN
-    IF NOT arbe.caller_bypasses_rls() THEN
+    IF row_security_active(TG_RELID) THEN
         my_role := arbe.house_role(OLD.house_id);
         IF NEW.role IS DISTINCT FROM OLD.role THEN
             IF arbe.role_rank(my_role) < arbe.role_rank('admin') THEN
@@ -236,7 +280,7 @@ AS $$
 BEGIN
     -- Nested, not one AND: SQL does not promise to evaluate AND left to right,
     -- and house_role is not executable by trusted roles that skip this rule.
-    IF NEW.deleted_at IS DISTINCT FROM OLD.deleted_at AND NOT arbe.caller_bypasses_rls() THEN
+    IF NEW.deleted_at IS DISTINCT FROM OLD.deleted_at AND row_security_active(TG_RELID) THEN
         IF arbe.house_role(OLD.id) IS DISTINCT FROM 'owner' THEN
             RAISE EXCEPTION 'only an owner can delete a house' USING ERRCODE = '42501';
         END IF;
@@ -245,8 +289,9 @@ BEGIN
 END
 $$;
 
+-- WHEN: a rename, or arbe.lock_house's write, never enters PL/pgSQL.
 CREATE OR REPLACE TRIGGER houses_guard BEFORE UPDATE ON public.houses
-FOR EACH ROW EXECUTE FUNCTION arbe.guard_houses();
+FOR EACH ROW WHEN (old.deleted_at IS DISTINCT FROM new.deleted_at) EXECUTE FUNCTION arbe.guard_houses();
 
 REVOKE ALL ON FUNCTION arbe.touch_updated_at(), arbe.stamp_inserted(), arbe.stamp_dated(), arbe.house_id_is_id(),
 arbe.inherit_house_id(), arbe.fill_created_by(), arbe.creator_becomes_owner(), arbe.keep_immutable(),

@@ -61,15 +61,15 @@ BEGIN
                        TG_TABLE_NAME, creator)
         INTO mine USING me;
     ELSE
-        -- One scan of the house's rows for both counts.
+        -- One scan of the house's rows for both counts, grouped by creator so
+        -- that each creator's standing is asked once.
         EXECUTE format($count$
-            SELECT count(*) FILTER (WHERE t.%2$I = $2),
-                   count(*) FILTER (WHERE EXISTS (
-                       SELECT FROM public.members AS m
-                       WHERE m.house_id = t.house_id AND m.user_id = t.%2$I AND m.deleted_at IS NULL
-                         AND m.role IN ('owner', 'admin')))
-            FROM public.%1$I AS t
-            WHERE t.house_id = $1 AND t.created_at > now() - interval '1 day'
+            SELECT coalesce(sum(n) FILTER (WHERE c = $2), 0),
+                   coalesce(sum(n) FILTER (WHERE arbe.holds_admin_standing($1, c)), 0)
+            FROM (SELECT t.%2$I AS c, count(*) AS n
+                  FROM public.%1$I AS t
+                  WHERE t.house_id = $1 AND t.created_at > now() - interval '1 day'
+                  GROUP BY t.%2$I) AS per_creator
         $count$, TG_TABLE_NAME, creator)
         INTO mine, housewide USING NEW.house_id, me;
     END IF;

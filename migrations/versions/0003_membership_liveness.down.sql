@@ -6,6 +6,8 @@
 -- (`arbedb apply` re-declares the whole layer when it upgrades again.)
 
 DROP TRIGGER IF EXISTS members_mirror_house_liveness ON public.members;
+-- (Its update half, a trigger of its own since the layer's WHEN clauses.)
+DROP TRIGGER IF EXISTS members_mirror_house_liveness_on_update ON public.members;
 DROP TRIGGER IF EXISTS houses_cascade_liveness ON public.houses;
 DROP FUNCTION IF EXISTS arbe.mirror_house_liveness();
 DROP FUNCTION IF EXISTS arbe.cascade_house_liveness();

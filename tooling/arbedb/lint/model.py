@@ -132,6 +132,8 @@ class Trigger:
     events: tuple[str, ...]
     args: tuple[str, ...]  # the trigger's arguments (TG_ARGV)
     where: Where
+    transition: tuple[str, ...] = ()  # REFERENCING OLD/NEW TABLE AS names (statement triggers' row sets)
+    when: ast.Node | None = None  # the WHEN condition, as parsed
 
 
 @dataclass
@@ -444,7 +446,8 @@ class Builder:
             node.trigname, table, qualified(strings(node.funcname)),
             before=bool(node.timing & TRIGGER_BEFORE), row=bool(node.row),
             events=tuple(name for bit, name in TRIGGER_EVENTS.items() if node.events & bit),
-            args=tuple(strings(node.args)), where=where)
+            args=tuple(strings(node.args)), where=where,
+            transition=tuple(t.name for t in node.transitionRels or ()), when=node.whenClause)
 
     def _on_CreatePublicationStmt(self, node: ast.CreatePublicationStmt, parsed, where) -> None:
         pub = Publication(node.pubname, where, all_tables=bool(node.for_all_tables))

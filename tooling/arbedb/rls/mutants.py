@@ -86,9 +86,9 @@ FUNCTION_MUTATIONS = {
                           ("a key's write that also sends updated_at is refused", " AND n.key <> 'updated_at'", "")],
     # Time: the run is one transaction, so the property tells a changed row by its
     # updated_at leaving the load's stamp (worlds.LOADED) for now().
-    "touch_updated_at": [("no-op writes bump updated_at", "IF to_jsonb(NEW) = to_jsonb(OLD) THEN", "IF false THEN")],
-    "stamp_inserted": [("keys' INSERTs keep client timestamps", "IF NOT arbe.caller_bypasses_rls() THEN",
-                        "IF NOT arbe.caller_bypasses_rls() AND (arbe.caller_claims()).api_key_id IS NULL THEN")],
+    # (Whether a write changed anything is touch_updated_at's trigger WHEN: TRIGGER_MUTATIONS.)
+    "stamp_inserted": [("keys' INSERTs keep client timestamps", "IF row_security_active(TG_RELID) THEN",
+                        "IF row_security_active(TG_RELID) AND (arbe.caller_claims()).api_key_id IS NULL THEN")],
     # (No "admin ranks as owner": owner-only rules compare the role by name, not rank.)
     "role_rank": [("member ranks as admin", "WHEN 'member' THEN 1", "WHEN 'member' THEN 2")],
     "caller_house_ids": [
@@ -113,6 +113,9 @@ FUNCTION_MUTATIONS = {
     ],
     "mirror_key_liveness": [("a key's rewrite forgets its agent's delete",
                              "NEW.agent_deleted_at := (SELECT a.deleted_at", "NEW.agent_deleted_at := (SELECT NULL")],
+    # The standing both invites (acceptable_invite) and the house's creation count ask of a creator.
+    "holds_admin_standing": [("removed admins keep their standing", "\n          AND m.deleted_at IS NULL", ""),
+                             ("demoted admins keep their standing", "m.role IN ('owner', 'admin')", "true")],
     "created_house_has_members": [("a creator who left still sees the house", "SELECT EXISTS", "SELECT NOT EXISTS")],
     "keep_immutable": [("set-once columns change freely", " AND jsonb_typeof(old_row -> col) = 'null'", "")],
     "freeze_deleted": [("deleted rows stay writable", "IF OLD.deleted_at IS NOT NULL AND", "IF false AND")],
@@ -140,7 +143,8 @@ FUNCTION_MUTATIONS = {
         ("used invites accepted", "\n      AND i.accepted_at IS NULL", ""),
         ("revoked invites accepted", "\n      AND i.deleted_at IS NULL\n", "\n"),
         ("invites to deleted houses accepted", "\n      AND h.deleted_at IS NULL", ""),
-        ("invites of removed admins accepted", "AND m.role IN ('owner', 'admin')))", "OR true))"),
+        ("invites of removed admins accepted", "OR arbe.holds_admin_standing(i.house_id, i.invited_by))",
+         "OR true)"),
     ],
     # accept_invite's own look-up, after the lock, no longer asks acceptable_invite:
     # a soft-deleted (revoked) invite is accepted even though lookup_invite hides it.
@@ -163,10 +167,20 @@ FUNCTION_MUTATIONS = {
                           "pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')")],
 }
 # trigger -> [(what the mutation does, text in its CREATE TRIGGER, replacement)], checked like FUNCTION_MUTATIONS.
+# Curated mutations apply to the bookkeeping triggers too (NOT_SECURITY_TRIGGERS are
+# only never dropped): their WHEN clauses decide when a rule runs at all.
 TRIGGER_MUTATIONS = {
     "threads_limit_key_columns": [("keys change environment_id, kind and config",
                                    "limit_key_columns('status', 'title', 'usage')",
                                    "limit_key_columns('status', 'title', 'usage', 'environment_id', 'kind', 'config')")],
+    # The property's no-op write of a thread must leave updated_at (the key's column limits are there).
+    "threads_touch_updated_at": [("no-op writes bump updated_at", "FOR EACH ROW WHEN (record_image_ne(old, new)) EXECUTE",
+                                  "FOR EACH ROW EXECUTE")],
+    # A WHEN that forgets a column leaves it mutable: the property writes created_by.
+    "threads_keep_immutable": [("created_by left out of the WHEN", "(old.id, old.house_id, old.created_by, old.created_at)",
+                                "(old.id, old.house_id, new.created_by, old.created_at)")],
+    "agents_freeze_deleted": [("deleted rows stay writable (WHEN)", "WHEN (old.deleted_at IS NOT NULL)",
+                               "WHEN (old.deleted_at IS NULL)")],
 }
 # One stray grant on the private schema: every credential hash and secret value
 # would be one SELECT away for any caller.
@@ -259,9 +273,10 @@ def derive(project: Project, perms: Permissions) -> list[Mutant]:
             kind = type(node).__name__
             if kind == "CreatePolicyStmt":
                 mutants += _policy_mutants(node, f.relpath) + _widened_role(node, source, f.relpath, perms)
-            elif kind == "CreateTrigStmt" and not node.trigname.endswith(NOT_SECURITY_TRIGGERS):
-                mutants.append(Mutant(f"trigger {node.trigname}: dropped",
-                                      f"DROP TRIGGER {node.trigname} ON public.{node.relation.relname};", f.relpath))
+            elif kind == "CreateTrigStmt":
+                if not node.trigname.endswith(NOT_SECURITY_TRIGGERS):
+                    mutants.append(Mutant(f"trigger {node.trigname}: dropped",
+                                          f"DROP TRIGGER {node.trigname} ON public.{node.relation.relname};", f.relpath))
                 seen_triggers.add(node.trigname)
                 mutants += _curated_mutants("trigger", TRIGGER_MUTATIONS, node.trigname, source, f.relpath)
             elif kind == "CreateFunctionStmt" and node.funcname[0].sval in ("arbe", "arbe_private"):

@@ -35,10 +35,12 @@ SELECT p.oid::regprocedure::text, COALESCE(t.tgrelid, 0), COALESCE(t.tgrelid::re
 FROM pg_catalog.pg_proc AS p
 JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
 JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang
-LEFT JOIN (SELECT DISTINCT tgfoid, tgrelid FROM pg_catalog.pg_trigger WHERE NOT tgisinternal) AS t
+LEFT JOIN (SELECT DISTINCT tgfoid, tgrelid, tgoldtable, tgnewtable FROM pg_catalog.pg_trigger
+           WHERE NOT tgisinternal) AS t
     ON t.tgfoid = p.oid
 CROSS JOIN LATERAL {schema}.plpgsql_check_function_tb(
-    p.oid, COALESCE(t.tgrelid, 0), performance_warnings => true) AS c
+    p.oid, COALESCE(t.tgrelid, 0), performance_warnings => true,
+    oldtable => t.tgoldtable, newtable => t.tgnewtable) AS c
 WHERE l.lanname = 'plpgsql' AND n.nspname = ANY(%s)
   AND p.prorettype <> 'pg_catalog.event_trigger'::pg_catalog.regtype
   AND (p.prorettype <> 'pg_catalog.trigger'::pg_catalog.regtype OR t.tgrelid IS NOT NULL)

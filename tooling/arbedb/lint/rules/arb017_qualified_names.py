@@ -39,10 +39,14 @@ SCOPE = "schema"
 CATALOGS_ONLY = {"", "pg_catalog", "pg_temp"}
 
 
-def unqualified_names(node, project_functions: set[str]) -> list[tuple[str, int | None]]:
-    """(what, location) of each name that a catalogs-only search_path resolves to pg_temp or to nothing."""
+def unqualified_names(node, project_functions: set[str], transition: frozenset[str] = frozenset()
+                      ) -> list[tuple[str, int | None]]:
+    """(what, location) of each name that a catalogs-only search_path resolves to pg_temp or to nothing.
+    ``transition``: a trigger's transition tables (REFERENCING … TABLE AS name), which PostgreSQL
+    resolves before any schema."""
     try:
-        relations = {r for r in referenced_relations(node) if "." not in r and not r.startswith("pg_")}
+        relations = {r for r in referenced_relations(node)
+                     if "." not in r and not r.startswith("pg_") and r not in transition}
     except Exception:  # noqa: BLE001 - a statement pglast cannot walk names no relation
         relations = set()
     found = []
@@ -58,13 +62,17 @@ def unqualified_names(node, project_functions: set[str]) -> list[tuple[str, int 
 
 def check(ctx):
     project_functions = {fn.name.split(".", 1)[1] for fn in ctx.schema.functions.values()}
+    transition: dict[str, set[str]] = {}
+    for trigger in ctx.schema.triggers.values():
+        transition.setdefault(trigger.function, set()).update(trigger.transition)
     for fn in ctx.schema.functions.values():
         path = fn.settings.get("search_path")
         if not path or not set(path) <= CATALOGS_ONLY:
             continue
         parsed = body(fn)
         for stmt in parsed.statements:
-            for name, location in unqualified_names(stmt.node, project_functions):
+            for name, location in unqualified_names(stmt.node, project_functions,
+                                                    frozenset(transition.get(fn.name, ()))):
                 if stmt.base is not None and location is not None:
                     where = Where(**fn.parsed.locate(stmt.base + location))
                 else:
