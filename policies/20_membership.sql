@@ -33,16 +33,11 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 ROWS 10
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    uid constant uuid := arbe.caller_id();
 BEGIN
-    IF uid IS NULL THEN
-        RETURN;  -- a key or nobody: no membership to look up
-    END IF;
     RETURN QUERY
     SELECT m.house_id
     FROM public.members AS m
-    WHERE m.user_id = uid
+    WHERE m.user_id = arbe.caller_id()
       AND m.deleted_at IS NULL
       AND m.house_deleted_at IS NULL
       AND arbe.role_rank(m.role) >= arbe.role_rank(min_role);
