@@ -218,8 +218,8 @@ AS $$
 $$;
 
 REVOKE ALL ON FUNCTION arbe.caller_claims(), arbe.claims_may_name(text), arbe.caller_id(), arbe.caller_email(),
-arbe.caller_bypasses_rls(), arbe.email_key(text), arbe.live_api_key(uuid), arbe.caller_key(), arbe.acting_key(), arbe.caller_agent_id(),
-arbe.caller_key_house_id() FROM PUBLIC, anon;
+arbe.caller_bypasses_rls(), arbe.email_key(text), arbe.live_api_key(uuid), arbe.caller_key(), arbe.acting_key(),
+arbe.caller_agent_id(), arbe.caller_key_house_id() FROM PUBLIC, anon;
 GRANT EXECUTE ON FUNCTION arbe.caller_claims(), arbe.claims_may_name(text), arbe.caller_id(), arbe.caller_email(),
 arbe.caller_bypasses_rls(), arbe.email_key(text)
 TO authenticated, service_role;
