@@ -80,6 +80,16 @@ AS $$
     SELECT CASE WHEN arbe.claims_may_name('sub') THEN (arbe.caller_claims()).user_id END
 $$;
 
+-- arbe.caller_api_key_id(): the key id the caller's claims name, or NULL (a
+-- user, or nobody); not whether the key is live (arbe.acting_key says that).
+-- For triggers that only ask "is this a key's statement?": a user's claims,
+-- which cannot name a key, are not parsed. Inlined as caller_id is.
+CREATE OR REPLACE FUNCTION arbe.caller_api_key_id() RETURNS uuid
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE WHEN arbe.claims_may_name('arbe_api_key_id') THEN (arbe.caller_claims()).api_key_id END
+$$;
+
 -- arbe.live_api_key(api_key_id): the key's (house, agent) while it may act: not
 -- revoked, expired or soft-deleted, its house live, its agent (if any) live; no
 -- row otherwise. The one statement of that rule: arbe.resolve_api_key (the
@@ -217,11 +227,11 @@ AS $$
     SELECT NOT pg_catalog.row_security_active('public.houses'::pg_catalog.regclass)
 $$;
 
-REVOKE ALL ON FUNCTION arbe.caller_claims(), arbe.claims_may_name(text), arbe.caller_id(), arbe.caller_email(),
-arbe.caller_bypasses_rls(), arbe.email_key(text), arbe.live_api_key(uuid), arbe.caller_key(), arbe.acting_key(),
-arbe.caller_agent_id(), arbe.caller_key_house_id() FROM PUBLIC, anon;
-GRANT EXECUTE ON FUNCTION arbe.caller_claims(), arbe.claims_may_name(text), arbe.caller_id(), arbe.caller_email(),
-arbe.caller_bypasses_rls(), arbe.email_key(text)
+REVOKE ALL ON FUNCTION arbe.caller_claims(), arbe.claims_may_name(text), arbe.caller_id(), arbe.caller_api_key_id(),
+arbe.caller_email(), arbe.caller_bypasses_rls(), arbe.email_key(text), arbe.live_api_key(uuid), arbe.caller_key(),
+arbe.acting_key(), arbe.caller_agent_id(), arbe.caller_key_house_id() FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION arbe.caller_claims(), arbe.claims_may_name(text), arbe.caller_id(), arbe.caller_api_key_id(),
+arbe.caller_email(), arbe.caller_bypasses_rls(), arbe.email_key(text)
 TO authenticated, service_role;
 -- The key identity functions: authenticated only (policies run as the caller).
 -- live_api_key answers about any key id, so only its owner-run callers reach it.

@@ -163,3 +163,19 @@ def test_a_temp_table_named_like_the_asked_table_changes_nothing(arbedb_conn, wo
         cur.execute("SET LOCAL search_path = pg_temp, public")
         assert cur.execute(BYPASSES).fetchone() == (False,)
         assert cur.execute("SELECT arbe.caller_id()").fetchone() == (world["owner"],)
+
+
+def test_caller_api_key_id_names_the_claimed_key_only(arbedb_conn, world):
+    """Allowed: a key's claims (escaped or not) give its id; denied: a user, both at once, nested, malformed."""
+    key = str(world["key"])
+    cases = {
+        json.dumps({"role": "authenticated", "arbe_api_key_id": key}): world["key"],
+        '{"role": "authenticated", "%s": "%s"}' % (ESCAPED_KEY, key): world["key"],
+        json.dumps(user_claims(world["owner"])): None,
+        json.dumps({"role": "authenticated", "sub": str(world["owner"]), "arbe_api_key_id": key}): None,
+        json.dumps({"role": "authenticated", "app_metadata": {"arbe_api_key_id": key}}): None,
+        '{"role": "authenticated", "arbe_api_key_id": "%s"' % key: None,
+    }
+    for claims, expected in cases.items():
+        with acting_as(arbedb_conn, AUTHENTICATED, raw(claims)) as cur:
+            assert cur.execute("SELECT arbe.caller_api_key_id()").fetchone() == (expected,), claims
