@@ -24,41 +24,70 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     claims jsonb;
-    sub text;
-    key_id text;
     uuid_shape constant text := '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 BEGIN
+    -- The EXCEPTION block is a subtransaction, but a cheap one here (it writes
+    -- nothing, so it never takes an xid): 1-3 µs of the call, against 5-13 µs
+    -- for the parse itself (docs/performance.md, "Identity"). PostgreSQL 15 has
+    -- no way to ask whether text is JSON without raising.
     BEGIN
         claims := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
     EXCEPTION WHEN others THEN
         RETURN;  -- malformed JSON: nobody
     END;
-    IF claims IS NULL OR jsonb_typeof(claims) <> 'object'
-       OR (claims ->> 'role') IS DISTINCT FROM 'authenticated' THEN
+    -- Few, larger expressions: PL/pgSQL prepares each expression of a function
+    -- again in every transaction, and a caller's statement is often its own.
+    IF jsonb_typeof(claims) IS DISTINCT FROM 'object'
+       OR (claims ->> 'role') IS DISTINCT FROM 'authenticated'
+       -- Present at all (even as JSON null or garbage) counts: both present is nobody.
+       OR ((claims -> 'sub') IS NOT NULL AND (claims -> 'arbe_api_key_id') IS NOT NULL) THEN
         RETURN;
     END IF;
-    -- Present at all (even as JSON null or garbage) counts: both present is nobody.
-    IF (claims -> 'sub') IS NOT NULL AND (claims -> 'arbe_api_key_id') IS NOT NULL THEN
-        RETURN;
-    END IF;
-    sub := claims ->> 'sub';
-    key_id := claims ->> 'arbe_api_key_id';
-    IF sub ~* uuid_shape THEN
-        user_id := sub::uuid;
-    ELSIF key_id ~* uuid_shape THEN
-        api_key_id := key_id::uuid;
-    END IF;
+    user_id := CASE WHEN (claims ->> 'sub') ~* uuid_shape THEN (claims ->> 'sub')::uuid END;
+    api_key_id := CASE WHEN user_id IS NULL AND (claims ->> 'arbe_api_key_id') ~* uuid_shape
+                       THEN (claims ->> 'arbe_api_key_id')::uuid END;
 END
+$$;
+
+-- arbe.claims_may_name(key): false only when the claims cannot hold the
+-- top-level key `key`, judged from the setting's text without parsing it: the
+-- text contains neither `"key"` nor a backslash. A JSON object key is a quoted
+-- string, and a string with no escape sequence is its characters verbatim, so
+-- without a backslash the key appears in the text exactly as `"key"`
+-- ("arbe\u005fapi_key_id" is arbe_api_key_id: a backslash sends the caller
+-- down the full parse). It only ever says "cannot": the answer "may" is then
+-- settled by arbe.caller_claims. Nothing is cached: it reads the setting as it
+-- is at this call, so a claim set mid-transaction is seen by the next statement.
+-- SQL with no SET clause and every name schema-qualified, operators included:
+-- inlined into its callers, and the caller's search_path cannot reach it.
+CREATE OR REPLACE FUNCTION arbe.claims_may_name(key text) RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.strpos(coalesce(pg_catalog.current_setting('request.jwt.claims', true), ''),
+                             '"' OPERATOR(pg_catalog.||) key OPERATOR(pg_catalog.||) '"') OPERATOR(pg_catalog.<>) 0
+        OR pg_catalog.strpos(coalesce(pg_catalog.current_setting('request.jwt.claims', true), ''),
+                             E'\\') OPERATOR(pg_catalog.<>) 0
 $$;
 
 -- arbe.caller_id(): the caller's user id, or NULL (a key, or nobody).
 -- SQL with no SET clause, so PostgreSQL inlines it into the statements that call
--- it: one function call fewer on every RLS-gated statement. It names no operator
--- and only schema-qualified objects, so the caller's search_path cannot reach it.
+-- it: one function call fewer on every RLS-gated statement. It names only
+-- schema-qualified objects and operators, so the caller's search_path cannot
+-- reach it. Claims that cannot name a sub (a key's) skip the parse.
 CREATE OR REPLACE FUNCTION arbe.caller_id() RETURNS uuid
 LANGUAGE sql STABLE
 AS $$
-    SELECT (arbe.caller_claims()).user_id
+    SELECT CASE WHEN arbe.claims_may_name('sub') THEN (arbe.caller_claims()).user_id END
+$$;
+
+-- arbe.caller_api_key_id(): the key id the caller's claims name, or NULL (a
+-- user, or nobody); not whether the key is live (arbe.acting_key says that).
+-- For triggers that only ask "is this a key's statement?": a user's claims,
+-- which cannot name a key, are not parsed. Inlined as caller_id is.
+CREATE OR REPLACE FUNCTION arbe.caller_api_key_id() RETURNS uuid
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE WHEN arbe.claims_may_name('arbe_api_key_id') THEN (arbe.caller_claims()).api_key_id END
 $$;
 
 -- arbe.live_api_key(api_key_id): the key's (house, agent) while it may act: not
@@ -123,10 +152,12 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF (arbe.caller_claims()).api_key_id IS NULL THEN
+    -- A user's claims cannot name a key: no parse, no lookup. Otherwise
+    -- caller_key parses them (once) and answers NULLs for no key.
+    IF NOT arbe.claims_may_name('arbe_api_key_id') THEN
         RETURN;
     END IF;
-    RETURN QUERY SELECT k.house_id, k.agent_id FROM arbe.caller_key() AS k;
+    RETURN QUERY SELECT k.house_id, k.agent_id FROM arbe.caller_key() AS k WHERE k.house_id IS NOT NULL;
 END
 $$;
 
@@ -183,24 +214,24 @@ $$;
 -- (and the SECURITY DEFINER credential functions, whose statements run as their
 -- owner) is not second-guessed. SECURITY INVOKER on purpose: current_user must
 -- be the caller.
--- PL/pgSQL: every guarded write calls it, and a SQL function with a SET clause
--- re-plans its body on every call before PostgreSQL 18 (4.5× slower on 15,
--- bench/function_language.py).
+-- It asks PostgreSQL's own answer, row_security_active, for a table of the
+-- schema: false for superusers and BYPASSRLS roles, true for everyone else
+-- (the tables FORCE row level security, so their owner too unless it bypasses).
+-- What it answers is whether RLS applies to current_user, so nothing a caller
+-- SETs (but a role it may SET ROLE to) changes it, and nothing is kept between
+-- calls. No pg_roles lookup (a view over pg_authid, 12-15 µs a call): SQL with
+-- no SET clause, inlined into the trigger bodies that call it.
 CREATE OR REPLACE FUNCTION arbe.caller_bypasses_rls() RETURNS boolean
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql STABLE
 AS $$
-BEGIN
-    RETURN coalesce((SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r
-                     WHERE r.rolname = current_user), false);
-END
+    SELECT NOT pg_catalog.row_security_active('public.houses'::pg_catalog.regclass)
 $$;
 
-REVOKE ALL ON FUNCTION arbe.caller_claims(), arbe.caller_id(), arbe.caller_email(), arbe.caller_bypasses_rls(),
-arbe.email_key(text), arbe.live_api_key(uuid), arbe.caller_key(), arbe.acting_key(), arbe.caller_agent_id(),
-arbe.caller_key_house_id() FROM PUBLIC, anon;
-GRANT EXECUTE ON FUNCTION arbe.caller_claims(), arbe.caller_id(), arbe.caller_email(), arbe.caller_bypasses_rls(),
-arbe.email_key(text)
+REVOKE ALL ON FUNCTION arbe.caller_claims(), arbe.claims_may_name(text), arbe.caller_id(), arbe.caller_api_key_id(),
+arbe.caller_email(), arbe.caller_bypasses_rls(), arbe.email_key(text), arbe.live_api_key(uuid), arbe.caller_key(),
+arbe.acting_key(), arbe.caller_agent_id(), arbe.caller_key_house_id() FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION arbe.caller_claims(), arbe.claims_may_name(text), arbe.caller_id(), arbe.caller_api_key_id(),
+arbe.caller_email(), arbe.caller_bypasses_rls(), arbe.email_key(text)
 TO authenticated, service_role;
 -- The key identity functions: authenticated only (policies run as the caller).
 -- live_api_key answers about any key id, so only its owner-run callers reach it.

@@ -46,6 +46,17 @@ def test_rls_overhead_prints_its_tables(arbedb_cluster):
     assert "worst user read" in done.stdout.splitlines()[-1]
 
 
+def test_identity_cpu_prints_every_row(arbedb_dsn):
+    done = bench("identity_cpu.py", "--dsn", arbedb_dsn, "--houses", "5", "--threads", "50", "--repeat", "2",
+                 "--rounds", "1")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+    for row in ("(k) caller in 1 ", "(m) caller in 1000", "(i) agent key shape", "key thread insert",
+                "member batch of 200 threads"):
+        assert row in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("load average")
+
+
 def test_write_path_refuses_bad_sizes():
     done = bench("write_path.py", "--houses", "10", "--threads", "10")
     assert done.returncode == 2

@@ -254,7 +254,8 @@ def create_probe_role(conn, perms: Permissions) -> str:
     conn.execute(f"CREATE ROLE {role} NOLOGIN")
     conn.execute(f"GRANT {role} TO CURRENT_USER")  # a non-superuser (Supabase's postgres) must be able to SET ROLE
     conn.execute(f"GRANT USAGE ON SCHEMA arbe TO {role}")
-    conn.execute(f"GRANT EXECUTE ON FUNCTION arbe.caller_claims(), arbe.caller_id(), arbe.caller_house_ids(text), "
+    conn.execute(f"GRANT EXECUTE ON FUNCTION arbe.caller_claims(), arbe.claims_may_name(text), arbe.caller_id(), "
+                 f"arbe.caller_house_ids(text), "
                  f"arbe.role_rank(text), arbe.caller_key(), arbe.acting_key(), arbe.caller_key_house_id(), "
                  f"arbe.caller_agent_id(), "
                  f"arbe.created_house_has_members(uuid), arbe.caller_bypasses_rls(), arbe.house_role(uuid) TO {role}")

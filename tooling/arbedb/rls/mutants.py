@@ -57,12 +57,12 @@ NOT_SECURITY_TRIGGERS = ("_touch_updated_at", "members_stamp_inserted", "invites
 FUNCTION_MUTATIONS = {
     "caller_claims": [
         ("role claim not checked", "\n       OR (claims ->> 'role') IS DISTINCT FROM 'authenticated'", ""),
-        ("a sub beside a key is honoured", "IF (claims -> 'sub') IS NOT NULL AND (claims -> 'arbe_api_key_id') IS NOT NULL THEN",
-         "IF false THEN"),
-        ("a JSON-null sub beside a key is ignored", "IF (claims -> 'sub') IS NOT NULL AND", "IF (claims ->> 'sub') IS NOT NULL AND"),
-        ("a non-uuid sub beside a key is ignored", "IF (claims -> 'sub') IS NOT NULL AND",
-         "IF (claims -> 'sub') IS NOT NULL AND coalesce((claims ->> 'sub') ~* uuid_shape, true) AND"),
-        ("a malformed key id is cast (an error, not nobody)", "ELSIF key_id ~* uuid_shape THEN", "ELSIF key_id IS NOT NULL THEN"),
+        ("a sub beside a key is honoured", "(claims -> 'sub') IS NOT NULL AND (claims -> 'arbe_api_key_id') IS NOT NULL", "false"),
+        ("a JSON-null sub beside a key is ignored", "((claims -> 'sub') IS NOT NULL AND", "((claims ->> 'sub') IS NOT NULL AND"),
+        ("a non-uuid sub beside a key is ignored", "((claims -> 'sub') IS NOT NULL AND",
+         "((claims -> 'sub') IS NOT NULL AND coalesce((claims ->> 'sub') ~* uuid_shape, true) AND"),
+        ("a malformed key id is cast (an error, not nobody)", "AND (claims ->> 'arbe_api_key_id') ~* uuid_shape",
+         "AND (claims ->> 'arbe_api_key_id') IS NOT NULL"),
     ],
     # What user SQL (and policies to come) read; the property asks them as every caller.
     "caller_agent_id": [("a dead key's agent", "RETURN (arbe.caller_key()).agent_id;",
