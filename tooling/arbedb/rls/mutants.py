@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pglast
@@ -184,6 +185,8 @@ class Mutant:
     name: str
     sql: str
     source: str  # file the mutated statement comes from
+    races: tuple[str, ...] = ()  # the race groups (race_scenarios.py) that show it: run them first
+    electric_role: str | None = None  # a role of its own the mutant set up as electric/20_role.sql does
 
 
 def _statements(text: str):
@@ -250,8 +253,12 @@ ADMIN_HOUSES, MEMBER_HOUSES = "arbe.caller_house_ids('admin')", "arbe.caller_hou
 
 
 def derive(project: Project, perms: Permissions) -> list[Mutant]:
+    from . import sealing, views
+
     mutants: list[Mutant] = _table_mutants(perms)
-    seen_functions, seen_triggers = set(), set()
+    seen_functions, seen_triggers, functions = set(), set(), []
+    curated = {f: FUNCTION_MUTATIONS.get(f, []) + sealing.MUTATIONS.get(f, [])
+               for f in {*FUNCTION_MUTATIONS, *sealing.MUTATIONS}}
     for f in declarative_files(project):
         if not f.relpath.startswith(("policies/", "triggers/")):
             continue
@@ -268,7 +275,8 @@ def derive(project: Project, perms: Permissions) -> list[Mutant]:
                 # (FUNCTION_MUTATIONS names arbe's and arbe_private's functions; public's Data API
                 # wrappers share arbe's names.)
                 seen_functions.add(node.funcname[-1].sval)
-                mutants += _curated_mutants("function", FUNCTION_MUTATIONS, node.funcname[-1].sval, source, f.relpath)
+                functions.append((node.funcname[-1].sval, source, f.relpath))
+                mutants += _curated_mutants("function", curated, node.funcname[-1].sval, source, f.relpath)
             elif kind == "AlterTableStmt" and _enables_rls(node):
                 table = f"{node.relation.schemaname}.{node.relation.relname}"
                 mutants.append(Mutant(f"table {table}: RLS disabled",
@@ -279,14 +287,14 @@ def derive(project: Project, perms: Permissions) -> list[Mutant]:
                     grantees = ", ".join(g.rolename for g in node.grantees)
                     mutants.append(Mutant(f"grant on {obj.relname}: all columns",
                                           f"GRANT UPDATE ON public.{obj.relname} TO {grantees};", f.relpath))
-    missing = (set(FUNCTION_MUTATIONS) - seen_functions) | (set(TRIGGER_MUTATIONS) - seen_triggers)
+    missing = (set(curated) - seen_functions) | (set(TRIGGER_MUTATIONS) - seen_triggers)
     if missing:
         raise ArbedbError(f"FUNCTION_MUTATIONS or TRIGGER_MUTATIONS names what is not in policies/ or triggers/: "
                           f"{sorted(missing)}")
     mutants.append(Mutant("arbe_private's tables readable by callers", PRIVATE_GRANT, "policies/00_privileges.sql"))
     mutants += [Mutant(f"execute {fn} granted to authenticated", f"GRANT EXECUTE ON FUNCTION {fn} TO authenticated;",
                        "policies/") for fn in SERVICE_ONLY + OWNER_ONLY]
-    return mutants
+    return mutants + views.mutants(project, functions)
 
 
 @dataclass(frozen=True)
@@ -296,13 +304,16 @@ class Verdict:
     reason: str  # the first disagreement, or why it survived
 
 
-def _try(admin_dsn: str, template: str, mutant: Mutant, perms, examples: int, seed_value: int) -> Verdict:
-    """In a worker process: clone, mutate, run the property."""
+def _try(admin_dsn: str, template: str, mutant: Mutant, perms, examples: int, seed_value: int,
+         project: Project | None = None) -> Verdict:
+    """In a worker process: clone, mutate, run what is not a caller's view (with a
+    ``project``: views.py), then the property."""
     import logging
 
     import psycopg
 
     from ..testing.cluster import TestCluster
+    from . import views
     from .checks import run
 
     # A mutant that makes a pipelined read fail is killed by that failure; psycopg
@@ -310,30 +321,57 @@ def _try(admin_dsn: str, template: str, mutant: Mutant, perms, examples: int, se
     # nothing more. Only in this worker, whose every failure becomes a verdict.
     logging.getLogger("psycopg").setLevel(logging.ERROR)
     cluster = TestCluster(admin_dsn)
-    with cluster.database(template=template) as dsn:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(mutant.sql)
-        try:
-            run(dsn, perms, examples=examples, seed_value=seed_value, shrink=False, full_sweep=True)
-        except Exception as exc:  # any failure of the property kills the mutant
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return Verdict(mutant, True, first[:300])
+
+    @contextmanager
+    def mutated():
+        with cluster.database(template=template) as dsn:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(mutant.sql)
+            yield dsn
+
+    try:
+        if project is not None and mutant.races:
+            # The races commit their worlds: the property then needs a clean clone.
+            with mutated() as dsn:
+                reason = views.race_broken(dsn, mutant.races)
+            if reason:
+                return Verdict(mutant, True, reason)
+        with mutated() as dsn:
+            if project is not None:
+                reason = views.unseen(dsn, project, mutant.electric_role)
+                if reason:
+                    return Verdict(mutant, True, reason)
+            try:
+                run(dsn, perms, examples=examples, seed_value=seed_value, shrink=False, full_sweep=True)
+            except Exception as exc:  # any failure of the property kills the mutant
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                return Verdict(mutant, True, first[:300])
+    finally:
+        if mutant.electric_role:  # cluster-wide: it outlives the clone
+            with psycopg.connect(admin_dsn, autocommit=True) as conn:
+                conn.execute(f'DROP ROLE IF EXISTS "{mutant.electric_role}"')
     return Verdict(mutant, False, f"the property held on {examples} worlds")
 
 
 # Run beside the mutants, with the same worlds: a mutant is only "killed" if the
 # schema as written passes, else every verdict would be noise.
-UNMUTATED = Mutant("none: the schema as written", "SELECT 1;", "")
+def unmutated() -> Mutant:
+    """The schema as written, facing every race group too."""
+    from .race_scenarios import GROUPS
+
+    return Mutant("none: the schema as written", "SELECT 1;", "", races=GROUPS)
 
 
 def run_mutants(admin_dsn: str, template: str, mutants: list[Mutant], perms: Permissions, *, examples: int,
-                seed_value: int, jobs: int | None = None, on_verdict=None) -> list[Verdict]:
-    """Every mutant in its own scratch clone of ``template``, ``jobs`` at a time."""
+                seed_value: int, jobs: int | None = None, on_verdict=None, project: Project | None = None
+                ) -> list[Verdict]:
+    """Every mutant in its own scratch clone of ``template``, ``jobs`` at a time; with
+    ``project``, what is not a caller's view is checked too (views.py)."""
     jobs = jobs or os.cpu_count() or 1
     verdicts = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        baseline = pool.submit(_try, admin_dsn, template, UNMUTATED, perms, examples, seed_value)
-        futures = [pool.submit(_try, admin_dsn, template, m, perms, examples, seed_value) for m in mutants]
+        baseline = pool.submit(_try, admin_dsn, template, unmutated(), perms, examples, seed_value, project)
+        futures = [pool.submit(_try, admin_dsn, template, m, perms, examples, seed_value, project) for m in mutants]
         for future in as_completed(futures):
             verdict = future.result()
             verdicts.append(verdict)
