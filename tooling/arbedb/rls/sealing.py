@@ -56,6 +56,8 @@ MUTATIONS = {
         ("the tag leaves out the nonce", "head || pg_catalog.uuid_send(secret_id) || ciphertext",
          "pg_catalog.uuid_send(secret_id) || ciphertext"),
     ],
+    "seal_with": [("an 8-byte nonce", "'\\x01'::bytea || key_id || nonce;",
+                   "'\\x01'::bytea || key_id || pg_catalog.substr(nonce, 1, 8);")],
     "unseal_secret": [("the tag is not checked", "IF arbe_private.secret_tag(k.key, secret_id, head, ciphertext)",
                        "IF false AND arbe_private.secret_tag(k.key, secret_id, head, ciphertext)")],
     "reseal_one": [("a re-seal reuses the row's nonce",
@@ -87,36 +89,56 @@ def check(conn) -> None:
                  _set(conn, owner, two, OTHER)]
         conn.execute("SELECT arbe_private.reseal_one(%s, %s)", (one, blobs[1]))
         blobs.append(_sealed(conn, one))
-        _fresh(blobs)
-        for value in (VALUE, OTHER):
-            if any(value.encode() in b for b in blobs):
-                raise Unseen(f"a sealed blob holds its value {value!r} in clear")
-        for secret, value in ((one, VALUE), (two, OTHER)):
-            got = _read(conn, secret)
-            if got != value:
-                raise Unseen(f"read_secret answered {got!r} for a secret set to {value!r}")
+        for step in (_distinct_blobs, _layout, _distinct_nonces, _distinct_ciphertexts, _not_in_clear):
+            step(blobs)
+        _round_trip(conn, {one: VALUE, two: OTHER})
         _refused(conn, two, blobs[-1], "a blob copied from another secret")
         if blobs[-1][0] == 1:
             for what, at in (("nonce", 12), ("ciphertext", HEAD + 1), ("tag", len(blobs[-1]) - 1)):
                 _refused(conn, one, _flip(blobs[-1], at), f"a blob with a byte of its {what} flipped")
 
 
-def _fresh(blobs: list[bytes]) -> None:
-    """Five seals, five blobs, five nonces; the same value under two nonces, two ciphertexts."""
+# Five seals: set_secret twice with one value, the value in another secret, another value, a re-seal.
+def _distinct_blobs(blobs: list[bytes]) -> None:
     if len(set(blobs)) < len(blobs):
         raise Unseen("a stored blob repeats across seals (set_secret twice, or a re-seal, wrote the same bytes)")
-    if any(b[0] != 1 for b in blobs):
-        return  # kept in Vault: the row holds a pointer, whose encryption is Vault's own
-    if any(len(b) != HEAD + len(VALUE) + TAG for b in blobs):
+
+
+def _sealed_here(blobs: list[bytes]) -> bool:
+    return all(b[0] == 1 for b in blobs)  # else kept in Vault: the row holds a pointer, Vault's encryption its own
+
+
+def _layout(blobs: list[bytes]) -> None:
+    if _sealed_here(blobs) and any(len(b) != HEAD + len(VALUE) + TAG for b in blobs):
         raise Unseen(f"a sealed blob is not 0x01 | key id | nonce | ciphertext | tag: lengths {sorted(map(len, blobs))}")
+
+
+def _distinct_nonces(blobs: list[bytes]) -> None:
     nonces = [b[9:HEAD] for b in blobs]
-    if len(set(nonces)) < len(nonces):
+    if _sealed_here(blobs) and len(set(nonces)) < len(nonces):
         raise Unseen("a nonce repeats across seals and re-seals: the keystream repeats, and two blobs XOR to "
                      "their two values")
+
+
+def _distinct_ciphertexts(blobs: list[bytes]) -> None:
+    """The same value under different nonces: different ciphertexts."""
     same_value = [b[HEAD:-TAG] for b in blobs[:3] + blobs[4:]]
-    if len(set(same_value)) < len(same_value):
+    if _sealed_here(blobs) and len(set(same_value)) < len(same_value):
         raise Unseen("one value sealed under different nonces gave the same ciphertext: the keystream ignores "
                      "the nonce")
+
+
+def _not_in_clear(blobs: list[bytes]) -> None:
+    for value in (VALUE, OTHER):
+        if any(value.encode() in b for b in blobs):
+            raise Unseen(f"a sealed blob holds its value {value!r} in clear")
+
+
+def _round_trip(conn, values: dict) -> None:
+    for secret, value in values.items():
+        got = _read(conn, secret)
+        if got != value:
+            raise Unseen(f"read_secret answered {got!r} for a secret set to {value!r}")
 
 
 def _set(conn, owner, secret, value: str) -> bytes:
