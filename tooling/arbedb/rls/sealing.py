@@ -85,9 +85,13 @@ def check(conn) -> None:
         owner = w.user()
         house = w.house("sealing", created_by=owner)
         one, two = w.row("secrets", house, name="one"), w.row("secrets", house, name="two")
-        blobs = [_set(conn, owner, one, VALUE), _set(conn, owner, one, VALUE), _set(conn, owner, two, VALUE),
-                 _set(conn, owner, two, OTHER)]
-        conn.execute("SELECT arbe_private.reseal_one(%s, %s)", (one, blobs[1]))
+        try:
+            blobs = [_set(conn, owner, one, VALUE), _set(conn, owner, one, VALUE), _set(conn, owner, two, VALUE),
+                     _set(conn, owner, two, OTHER)]
+            with conn.transaction():
+                conn.execute("SELECT arbe_private.reseal_one(%s, %s)", (one, blobs[1]))
+        except psycopg.Error as exc:
+            raise Unseen(f"set_secret or a re-seal failed: {exc.sqlstate} {str(exc).strip().splitlines()[0]}") from None
         blobs.append(_sealed(conn, one))
         for step in (_distinct_blobs, _layout, _distinct_nonces, _distinct_ciphertexts, _not_in_clear):
             step(blobs)
