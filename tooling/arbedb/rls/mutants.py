@@ -11,9 +11,23 @@ Function bodies get the curated mutations in FUNCTION_MUTATIONS (a condition
 removed, a rank loosened, a check short-circuited), each of which must match
 the current source exactly once, so the list cannot silently go stale.
 
+Beside them, what is not a caller's view (views.py): the sealing's curated
+mutations (sealing.MUTATIONS: a nonce reused across seals and re-seals, a
+keystream that ignores it, a tag no longer bound to the row, the ciphertext or
+the nonce, an unseal that skips the tag), the `electric` role widened or
+narrowed (electric_grants.py: grants per database; attributes and memberships
+on a role of the mutant's own, since roles are cluster-wide), and the lock
+mutants (race_scenarios.LOCK_MUTATIONS: a lock that only reads or locks the row
+instead of writing it, a lock removed, a lock taken after the check, for
+lock_house, lock_agent, assert_keeps_an_owner, the creation slot and the
+thread-id registry).
+
 Each mutant is a few SQL statements applied on top of a freshly migrated
-scratch database; the property checks then run on it, and a mutant that
-passes them has *survived*: a hole the tests would not see.
+scratch database; the sealing and electric checks run on it, the races too for
+a lock mutant (in a clone of their own: they commit their worlds), then the
+property, and a mutant that passes them all has *survived*: a hole the tests
+would not see. The unmutated schema faces all of them first, every race at all
+nine pairs of isolation levels.
 """
 
 from __future__ import annotations
@@ -39,20 +53,23 @@ from ..permissions import Permissions
 # these changes nothing a caller can do. (The stamps of the tables callers do
 # insert into are mutated: the property sends client timestamps and checks.)
 # The creation limits (triggers/45_limits.sql) bound how much, not who: no world
-# creates 20 houses, so tests/test_creation_limits.py is what drops them red.
+# creates 20 houses, so tests/test_creation_limits.py is what drops them red; their
+# serialising slot row is mutated (race_scenarios.LOCK_MUTATIONS) and the races kill it.
 # The thread id registry (triggers/27_thread_ids.sql) guards ids across a hard
 # delete by service_role, which no world makes; tests/test_ids_and_key_ownership.py
-# drops it red.
+# drops it red; reading it before writing it is a lock mutant the races kill.
 # The event dates (stamp_dated: deleted_at, revoked_at) say when, not who: the
 # property soft-deletes and revokes with now() itself, so tests/test_timestamps.py
 # is what drops them red.
 NOT_SECURITY_TRIGGERS = ("_touch_updated_at", "members_stamp_inserted", "invites_stamp_inserted",
                          "api_keys_stamp_inserted", "_limit_creation", "threads_register_id", "_stamp_dated")
-# Not mutated at all: arbe.lock_house and arbe.lock_agent, the writes of the house
-# and agent rows that serialise their soft delete with new memberships, new keys
-# and owner changes (triggers/25, triggers/26). What they guard only shows with
-# two transactions open at once, and the property runs in one;
-# tests/test_concurrency_*.py kill them (each turned into a plain row lock).
+# arbe.lock_house and arbe.lock_agent, the writes of the house and agent rows that
+# serialise their soft delete with new memberships, new keys and owner changes
+# (triggers/25, triggers/26), have no mutant the property could see: what they
+# guard only shows with two transactions open at once, and the property runs in
+# one. Their mutants are race_scenarios.LOCK_MUTATIONS (a row lock instead of the
+# write, a plain read, the lock after the check), which --mutate runs against the
+# two-connection races of race_scenarios.py, the same the tests run.
 
 # function -> [(what the mutation does, text in its source, replacement)]
 FUNCTION_MUTATIONS = {
