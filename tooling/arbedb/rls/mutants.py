@@ -17,7 +17,7 @@ keystream that ignores it, a tag no longer bound to the row, the ciphertext or
 the nonce, an unseal that skips the tag), the `electric` role widened or
 narrowed (electric_grants.py: grants per database; attributes and memberships
 on a role of the mutant's own, since roles are cluster-wide), and the lock
-mutants (race_scenarios.LOCK_MUTATIONS: a lock that only reads or locks the row
+mutants (lock_mutants.LOCK_MUTATIONS: a lock that only reads or locks the row
 instead of writing it, a lock removed, a lock taken after the check, for
 lock_house, lock_agent, assert_keeps_an_owner, the creation slot and the
 thread-id registry).
@@ -54,7 +54,7 @@ from ..permissions import Permissions
 # insert into are mutated: the property sends client timestamps and checks.)
 # The creation limits (triggers/45_limits.sql) bound how much, not who: no world
 # creates 20 houses, so tests/test_creation_limits.py is what drops them red; their
-# serialising slot row is mutated (race_scenarios.LOCK_MUTATIONS) and the races kill it.
+# serialising slot row is mutated (lock_mutants.LOCK_MUTATIONS) and the races kill it.
 # The thread id registry (triggers/27_thread_ids.sql) guards ids across a hard
 # delete by service_role, which no world makes; tests/test_ids_and_key_ownership.py
 # drops it red; reading it before writing it is a lock mutant the races kill.
@@ -67,7 +67,7 @@ NOT_SECURITY_TRIGGERS = ("_touch_updated_at", "members_stamp_inserted", "invites
 # serialise their soft delete with new memberships, new keys and owner changes
 # (triggers/25, triggers/26), have no mutant the property could see: what they
 # guard only shows with two transactions open at once, and the property runs in
-# one. Their mutants are race_scenarios.LOCK_MUTATIONS (a row lock instead of the
+# one. Their mutants are lock_mutants.LOCK_MUTATIONS (a row lock instead of the
 # write, a plain read, the lock after the check), which --mutate runs against the
 # two-connection races of race_scenarios.py, the same the tests run.
 

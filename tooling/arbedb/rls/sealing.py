@@ -75,12 +75,17 @@ HEAD, TAG = 25, 32  # 0x01 | key id (8) | nonce (16) ... | tag (32)
 INTEGRITY = "XX001"
 
 
+def sealable(conn) -> bool:
+    """Whether the server can seal at all (a key file, or Vault)."""
+    with conn.transaction():
+        return conn.execute("SELECT arbe_private.secrets_sealable()").fetchone()[0]
+
+
 def check(conn) -> None:
     """Raise Unseen on the first thing wrong with the stored bytes; nothing stays."""
     with conn.transaction(force_rollback=True):
-        if not conn.execute("SELECT arbe_private.secrets_sealable()").fetchone()[0]:
-            raise Unseen("the server cannot seal secret values (no arbedb.secret_key_file, no Vault): "
-                         "the sealing is not checked")
+        if not sealable(conn):
+            return  # nothing is sealed here (set_secret refuses everyone): the sealing mutants survive, and say so
         w = WorldBuilder(conn)
         owner = w.user()
         house = w.house("sealing", created_by=owner)

@@ -15,7 +15,7 @@ import dataclasses
 import psycopg
 
 from ..config import Project
-from . import electric_grants, race_scenarios, sealing
+from . import electric_grants, lock_mutants, race_scenarios, sealing
 
 
 def unseen(dsn: str, project: Project, electric_role: str | None = None) -> str | None:
@@ -42,9 +42,9 @@ def race_broken(dsn: str, groups: tuple[str, ...]) -> str | None:
 
 def mutants(project: Project, sources) -> list:
     """The mutants only these views see: the electric role's, and the lock mutants
-    (``sources`` as race_scenarios.lock_mutants takes them). The sealing's are curated
+    (``sources`` as lock_mutants.lock_mutants takes them). The sealing's are curated
     function mutations (sealing.MUTATIONS), derived with mutants.FUNCTION_MUTATIONS."""
-    return electric_grants.mutants(project) + race_scenarios.lock_mutants(sources)
+    return electric_grants.mutants(project) + lock_mutants.lock_mutants(sources)
 
 
 def _first_line(exc: Exception) -> str:
