@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from concurrency import Step, overlap
 
+from arbedb.rls import race_scenarios as races
 from arbedb.testing.impersonate import acting_as, user_claims
 from arbedb.testing.world import WorldBuilder
 
@@ -58,3 +59,10 @@ def test_at_repeatable_read_the_second_creation_is_a_serialization_failure(arbed
     step = Step("authenticated", user_claims(owner), CREATE["houses"])
     got = overlap(arbedb_dsn, step, step, ("repeatable read", "repeatable read"))
     assert (got.first, got.second, got.second_waited) == ("ok", "40001", True)
+
+
+@pytest.mark.parametrize("race", races.CREATION_SLOTS, ids=lambda r: r.name)
+def test_two_creations_one_short_of_the_limit_leave_the_limit_at_every_isolation_pair(arbedb_conn, arbedb_dsn, race):
+    """The race `rls-test --mutate` runs against the slot's lock mutants (arbedb.rls.race_scenarios)."""
+    broken = races.broken(arbedb_dsn, arbedb_conn, race)
+    assert not broken, "\n".join(broken)

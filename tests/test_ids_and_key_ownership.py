@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from arbedb.rls import race_scenarios as races
 from arbedb.testing.impersonate import AUTHENTICATED, SERVICE, acting_as, as_key, user_claims
 from arbedb.testing.world import WorldBuilder
 
@@ -107,6 +108,14 @@ def test_concurrent_inserts_of_one_id_in_two_houses_leave_one(arbedb_conn, arbed
     with pytest.raises(errors.UniqueViolation):
         _insert_thread(arbedb_conn, houses["outsider"], houses["away"], fresh)
     arbedb_conn.rollback()
+
+
+@pytest.mark.parametrize("race", races.THREAD_IDS, ids=lambda r: r.name)
+def test_an_id_used_and_hard_deleted_while_another_house_inserts_it_names_one_house(arbedb_conn, arbedb_dsn, race):
+    """At every pair of isolation levels; the race `rls-test --mutate` runs against the
+    registry's lock mutant (arbedb.rls.race_scenarios)."""
+    broken = races.broken(arbedb_dsn, arbedb_conn, race)
+    assert not broken, "\n".join(broken)
 
 
 def test_callers_cannot_read_or_write_the_registry(arbedb_conn, houses):

@@ -65,7 +65,7 @@ def mutation_test(project: Project, admin_dsn: str | None, *, examples: int, see
         template = cluster.create_template(project)
         try:
             return run_mutants(cluster.admin_dsn, template, mutants, perms, examples=examples, seed_value=seed_value,
-                               jobs=jobs, on_verdict=on_verdict)
+                               jobs=jobs, on_verdict=on_verdict, project=project)
         finally:
             cluster.drop_database(template)
     finally:

@@ -11,15 +11,30 @@ Function bodies get the curated mutations in FUNCTION_MUTATIONS (a condition
 removed, a rank loosened, a check short-circuited), each of which must match
 the current source exactly once, so the list cannot silently go stale.
 
+Beside them, what is not a caller's view (views.py): the sealing's curated
+mutations (sealing.MUTATIONS: a nonce reused across seals and re-seals, a
+keystream that ignores it, a tag no longer bound to the row, the ciphertext or
+the nonce, an unseal that skips the tag), the `electric` role widened or
+narrowed (electric_grants.py: grants per database; attributes and memberships
+on a role of the mutant's own, since roles are cluster-wide), and the lock
+mutants (lock_mutants.LOCK_MUTATIONS: a lock that only reads or locks the row
+instead of writing it, a lock removed, a lock taken after the check, for
+lock_house, lock_agent, assert_keeps_an_owner, the creation slot and the
+thread-id registry).
+
 Each mutant is a few SQL statements applied on top of a freshly migrated
-scratch database; the property checks then run on it, and a mutant that
-passes them has *survived*: a hole the tests would not see.
+scratch database; the sealing and electric checks run on it, the races too for
+a lock mutant (in a clone of their own: they commit their worlds), then the
+property, and a mutant that passes them all has *survived*: a hole the tests
+would not see. The unmutated schema faces all of them first, every race at all
+nine pairs of isolation levels.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pglast
@@ -38,20 +53,23 @@ from ..permissions import Permissions
 # these changes nothing a caller can do. (The stamps of the tables callers do
 # insert into are mutated: the property sends client timestamps and checks.)
 # The creation limits (triggers/45_limits.sql) bound how much, not who: no world
-# creates 20 houses, so tests/test_creation_limits.py is what drops them red.
+# creates 20 houses, so tests/test_creation_limits.py is what drops them red; their
+# serialising slot row is mutated (lock_mutants.LOCK_MUTATIONS) and the races kill it.
 # The thread id registry (triggers/27_thread_ids.sql) guards ids across a hard
 # delete by service_role, which no world makes; tests/test_ids_and_key_ownership.py
-# drops it red.
+# drops it red; reading it before writing it is a lock mutant the races kill.
 # The event dates (stamp_dated: deleted_at, revoked_at) say when, not who: the
 # property soft-deletes and revokes with now() itself, so tests/test_timestamps.py
 # is what drops them red.
 NOT_SECURITY_TRIGGERS = ("_touch_updated_at", "members_stamp_inserted", "invites_stamp_inserted",
                          "api_keys_stamp_inserted", "_limit_creation", "threads_register_id", "_stamp_dated")
-# Not mutated at all: arbe.lock_house and arbe.lock_agent, the writes of the house
-# and agent rows that serialise their soft delete with new memberships, new keys
-# and owner changes (triggers/25, triggers/26). What they guard only shows with
-# two transactions open at once, and the property runs in one;
-# tests/test_concurrency_*.py kill them (each turned into a plain row lock).
+# arbe.lock_house and arbe.lock_agent, the writes of the house and agent rows that
+# serialise their soft delete with new memberships, new keys and owner changes
+# (triggers/25, triggers/26), have no mutant the property could see: what they
+# guard only shows with two transactions open at once, and the property runs in
+# one. Their mutants are lock_mutants.LOCK_MUTATIONS (a row lock instead of the
+# write, a plain read, the lock after the check), which --mutate runs against the
+# two-connection races of race_scenarios.py, the same the tests run.
 
 # function -> [(what the mutation does, text in its source, replacement)]
 FUNCTION_MUTATIONS = {
@@ -198,6 +216,8 @@ class Mutant:
     name: str
     sql: str
     source: str  # file the mutated statement comes from
+    races: tuple[str, ...] = ()  # the race groups (race_scenarios.py) that show it: run them first
+    electric_role: str | None = None  # a role of its own the mutant set up as electric/20_role.sql does
 
 
 def _statements(text: str):
@@ -264,8 +284,12 @@ ADMIN_HOUSES, MEMBER_HOUSES = "arbe.caller_house_ids('admin')", "arbe.caller_hou
 
 
 def derive(project: Project, perms: Permissions) -> list[Mutant]:
+    from . import sealing, views
+
     mutants: list[Mutant] = _table_mutants(perms)
-    seen_functions, seen_triggers = set(), set()
+    seen_functions, seen_triggers, functions = set(), set(), []
+    curated = {f: FUNCTION_MUTATIONS.get(f, []) + sealing.MUTATIONS.get(f, [])
+               for f in {*FUNCTION_MUTATIONS, *sealing.MUTATIONS}}
     for f in declarative_files(project):
         if not f.relpath.startswith(("policies/", "triggers/")):
             continue
@@ -283,7 +307,8 @@ def derive(project: Project, perms: Permissions) -> list[Mutant]:
                 # (FUNCTION_MUTATIONS names arbe's and arbe_private's functions; public's Data API
                 # wrappers share arbe's names.)
                 seen_functions.add(node.funcname[-1].sval)
-                mutants += _curated_mutants("function", FUNCTION_MUTATIONS, node.funcname[-1].sval, source, f.relpath)
+                functions.append((node.funcname[-1].sval, source, f.relpath))
+                mutants += _curated_mutants("function", curated, node.funcname[-1].sval, source, f.relpath)
             elif kind == "AlterTableStmt" and _enables_rls(node):
                 table = f"{node.relation.schemaname}.{node.relation.relname}"
                 mutants.append(Mutant(f"table {table}: RLS disabled",
@@ -294,14 +319,14 @@ def derive(project: Project, perms: Permissions) -> list[Mutant]:
                     grantees = ", ".join(g.rolename for g in node.grantees)
                     mutants.append(Mutant(f"grant on {obj.relname}: all columns",
                                           f"GRANT UPDATE ON public.{obj.relname} TO {grantees};", f.relpath))
-    missing = (set(FUNCTION_MUTATIONS) - seen_functions) | (set(TRIGGER_MUTATIONS) - seen_triggers)
+    missing = (set(curated) - seen_functions) | (set(TRIGGER_MUTATIONS) - seen_triggers)
     if missing:
         raise ArbedbError(f"FUNCTION_MUTATIONS or TRIGGER_MUTATIONS names what is not in policies/ or triggers/: "
                           f"{sorted(missing)}")
     mutants.append(Mutant("arbe_private's tables readable by callers", PRIVATE_GRANT, "policies/00_privileges.sql"))
     mutants += [Mutant(f"execute {fn} granted to authenticated", f"GRANT EXECUTE ON FUNCTION {fn} TO authenticated;",
                        "policies/") for fn in SERVICE_ONLY + OWNER_ONLY]
-    return mutants
+    return mutants + views.mutants(project, functions)
 
 
 @dataclass(frozen=True)
@@ -311,13 +336,16 @@ class Verdict:
     reason: str  # the first disagreement, or why it survived
 
 
-def _try(admin_dsn: str, template: str, mutant: Mutant, perms, examples: int, seed_value: int) -> Verdict:
-    """In a worker process: clone, mutate, run the property."""
+def _try(admin_dsn: str, template: str, mutant: Mutant, perms, examples: int, seed_value: int,
+         project: Project | None = None) -> Verdict:
+    """In a worker process: clone, mutate, run what is not a caller's view (with a
+    ``project``: views.py), then the property."""
     import logging
 
     import psycopg
 
     from ..testing.cluster import TestCluster
+    from . import views
     from .checks import run
 
     # A mutant that makes a pipelined read fail is killed by that failure; psycopg
@@ -325,30 +353,57 @@ def _try(admin_dsn: str, template: str, mutant: Mutant, perms, examples: int, se
     # nothing more. Only in this worker, whose every failure becomes a verdict.
     logging.getLogger("psycopg").setLevel(logging.ERROR)
     cluster = TestCluster(admin_dsn)
-    with cluster.database(template=template) as dsn:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(mutant.sql)
-        try:
-            run(dsn, perms, examples=examples, seed_value=seed_value, shrink=False, full_sweep=True)
-        except Exception as exc:  # any failure of the property kills the mutant
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return Verdict(mutant, True, first[:300])
+
+    @contextmanager
+    def mutated():
+        with cluster.database(template=template) as dsn:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(mutant.sql)
+            yield dsn
+
+    try:
+        if project is not None and mutant.races:
+            # The races commit their worlds: the property then needs a clean clone.
+            with mutated() as dsn:
+                reason = views.race_broken(dsn, mutant.races)
+            if reason:
+                return Verdict(mutant, True, reason)
+        with mutated() as dsn:
+            if project is not None:
+                reason = views.unseen(dsn, project, mutant.electric_role)
+                if reason:
+                    return Verdict(mutant, True, reason)
+            try:
+                run(dsn, perms, examples=examples, seed_value=seed_value, shrink=False, full_sweep=True)
+            except Exception as exc:  # any failure of the property kills the mutant
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                return Verdict(mutant, True, first[:300])
+    finally:
+        if mutant.electric_role:  # cluster-wide: it outlives the clone
+            with psycopg.connect(admin_dsn, autocommit=True) as conn:
+                conn.execute(f'DROP ROLE IF EXISTS "{mutant.electric_role}"')
     return Verdict(mutant, False, f"the property held on {examples} worlds")
 
 
 # Run beside the mutants, with the same worlds: a mutant is only "killed" if the
 # schema as written passes, else every verdict would be noise.
-UNMUTATED = Mutant("none: the schema as written", "SELECT 1;", "")
+def unmutated() -> Mutant:
+    """The schema as written, facing every race group too."""
+    from .race_scenarios import GROUPS
+
+    return Mutant("none: the schema as written", "SELECT 1;", "", races=GROUPS)
 
 
 def run_mutants(admin_dsn: str, template: str, mutants: list[Mutant], perms: Permissions, *, examples: int,
-                seed_value: int, jobs: int | None = None, on_verdict=None) -> list[Verdict]:
-    """Every mutant in its own scratch clone of ``template``, ``jobs`` at a time."""
+                seed_value: int, jobs: int | None = None, on_verdict=None, project: Project | None = None
+                ) -> list[Verdict]:
+    """Every mutant in its own scratch clone of ``template``, ``jobs`` at a time; with
+    ``project``, what is not a caller's view is checked too (views.py)."""
     jobs = jobs or os.cpu_count() or 1
     verdicts = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        baseline = pool.submit(_try, admin_dsn, template, UNMUTATED, perms, examples, seed_value)
-        futures = [pool.submit(_try, admin_dsn, template, m, perms, examples, seed_value) for m in mutants]
+        baseline = pool.submit(_try, admin_dsn, template, unmutated(), perms, examples, seed_value, project)
+        futures = [pool.submit(_try, admin_dsn, template, m, perms, examples, seed_value, project) for m in mutants]
         for future in as_completed(futures):
             verdict = future.result()
             verdicts.append(verdict)

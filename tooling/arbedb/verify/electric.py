@@ -44,7 +44,7 @@ def checks(conn, project) -> list[Finding]:
         findings = _wal_level(cur)
         findings += _publication(cur, shapes)
         findings += _replica_identity(cur, shapes)
-        findings += _role(cur, shapes, role)
+        findings += role_findings(cur, shapes, role)
         findings += _shape_columns(cur, shapes)
         findings += _credentials(cur, shapes)
     return findings
@@ -126,7 +126,8 @@ def _replica_identity(cur, shapes: Shapes) -> list[Finding]:
 _IDENTITY = {"d": "DEFAULT", "n": "NOTHING", "i": "USING INDEX"}
 
 
-def _role(cur, shapes: Shapes, role: str) -> list[Finding]:
+def role_findings(cur, shapes: Shapes, role: str) -> list[Finding]:
+    """The role's attributes and grants (ELE010-ELE013); rls-test --mutate runs the same (rls/electric_grants.py)."""
     obj = f"role {role}"
     cur.execute("SELECT rolcanlogin, rolreplication, rolbypassrls, rolsuper FROM pg_roles WHERE rolname = %s",
                 (role,))

@@ -1,0 +1,52 @@
+"""What `rls-test --mutate` checks beside the property: what is not a caller's view.
+
+The property acts as callers in one transaction, so it cannot see the bytes the
+sealing stores (sealing.py), what the `electric` role may do (electric_grants.py),
+or what only two transactions at once show (race_scenarios.py). Each mutant of
+the security SQL faces the first two (cheap, rolled back); the lock mutants and
+the unmutated schema face the races too, which commit their worlds and so run
+before the property gets a clone of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import psycopg
+
+from ..config import Project
+from . import electric_grants, lock_mutants, race_scenarios, sealing
+
+
+def unseen(dsn: str, project: Project, electric_role: str | None = None) -> str | None:
+    """The first thing wrong with the sealing or the electric role, or None."""
+    if electric_role:
+        project = dataclasses.replace(project, extra={**project.extra, "electric_role": electric_role})
+    try:
+        with psycopg.connect(dsn) as conn:
+            sealing.check(conn)
+            electric_grants.check(conn, project)
+    except (sealing.Unseen, psycopg.Error) as exc:
+        return _first_line(exc)
+    return None
+
+
+def race_broken(dsn: str, groups: tuple[str, ...]) -> str | None:
+    """The first race of ``groups`` that breaks, or None; the worlds stay committed."""
+    try:
+        race_scenarios.check(dsn, groups)
+    except Exception as exc:  # a race that cannot even run is broken too
+        return _first_line(exc)
+    return None
+
+
+def mutants(project: Project, sources) -> list:
+    """The mutants only these views see: the electric role's, and the lock mutants
+    (``sources`` as lock_mutants.lock_mutants takes them). The sealing's are curated
+    function mutations (sealing.MUTATIONS), derived with mutants.FUNCTION_MUTATIONS."""
+    return electric_grants.mutants(project) + lock_mutants.lock_mutants(sources)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
