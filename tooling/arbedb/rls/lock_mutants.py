@@ -6,7 +6,7 @@ group (race_scenarios.py), the same the tests run; none of them is seen by the p
 from __future__ import annotations
 
 _HOUSE_WRITE = ("UPDATE public.houses AS h SET deleted_at = h.deleted_at WHERE h.id = lock_house.house_id\n"
-                "    RETURNING h.* INTO house;")
+                "        RETURNING h.* INTO house;")
 _AGENT_WRITE = ("UPDATE public.agents AS a SET deleted_at = a.deleted_at\n"
                 "    WHERE a.house_id = lock_agent.house_id AND a.id = lock_agent.agent_id\n"
                 "    RETURNING a.* INTO agent;")
@@ -16,8 +16,9 @@ _SLOT = ("    INSERT INTO arbe_private.creation_slots AS s (scope, id)\n"
          "    VALUES (TG_TABLE_NAME, CASE WHEN per_house IS NULL THEN me ELSE NEW.house_id END)\n"
          "    ON CONFLICT ON CONSTRAINT creation_slots_pkey DO UPDATE SET scope = s.scope;\n")
 _OWNER_CHECK = ("    house public.houses := arbe.lock_house(assert_keeps_an_owner.house_id);\nBEGIN\n")
-_REGISTRY = ("    INSERT INTO arbe_private.thread_ids AS r (id, house_id) VALUES (NEW.id, NEW.house_id)\n"
-             "    ON CONFLICT (id) DO NOTHING;\n    IF NOT FOUND AND NOT EXISTS (")
+_REGISTRY = ("    INSERT INTO arbe_private.thread_ids AS r (id, house_id)\n"
+             "    SELECT n.id, n.house_id FROM inserted AS n\n"
+             "    ON CONFLICT (id) DO NOTHING;\n    IF EXISTS (")
 # function -> [(what the mutation does, [(text in its source, replacement), ...], the race groups that show it)];
 # each text expected exactly once in the function, like mutants.FUNCTION_MUTATIONS.
 LOCK_MUTATIONS = {
@@ -56,11 +57,13 @@ LOCK_MUTATIONS = {
     # Checked on what the statement sees, then written with a conflict swallowed.
     "register_thread_id": [
         ("the registry read before it is written", [(_REGISTRY, (
-            "    IF EXISTS (SELECT FROM arbe_private.thread_ids AS r WHERE r.id = NEW.id AND r.house_id <> NEW.house_id)\n"
+            "    IF EXISTS (SELECT FROM inserted AS n JOIN arbe_private.thread_ids AS r ON r.id = n.id\n"
+            "               WHERE r.house_id <> n.house_id)\n"
             "    THEN\n        RAISE EXCEPTION 'duplicate key value violates unique constraint \"threads_pkey\"'\n"
             "            USING ERRCODE = '23505', CONSTRAINT = 'threads_pkey';\n    END IF;\n"
-            "    BEGIN\n        INSERT INTO arbe_private.thread_ids AS r (id, house_id) VALUES (NEW.id, NEW.house_id);\n"
-            "    EXCEPTION WHEN unique_violation THEN\n        NULL;\n    END;\n    IF false AND NOT EXISTS ("))],
+            "    INSERT INTO arbe_private.thread_ids AS r (id, house_id)\n"
+            "    SELECT n.id, n.house_id FROM inserted AS n\n"
+            "    ON CONFLICT (id) DO NOTHING;\n    IF false AND EXISTS ("))],
          ("thread ids",)),
     ],
 }
