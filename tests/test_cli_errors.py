@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from arbedb.cli import main
-from arbedb.engine.runtime import ADVISORY_LOCK_KEY, APPLY_APPLICATION
+from arbedb.engine.lock import APPLY_APPLICATION, LOCK_MODE, LOCK_TABLE
 
 from revisions import HEAD, NEXT, STEMS
 
@@ -297,7 +297,7 @@ def test_the_default_connect_timeout_is_short():
 
 def _hold_apply_lock(dsn, application=APPLY_APPLICATION):
     conn = psycopg.connect(dsn, application_name=application)
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+    conn.execute(f"LOCK TABLE {LOCK_TABLE} IN {LOCK_MODE} MODE")
     return conn
 
 
