@@ -43,7 +43,10 @@ def prelude_sql(project: Project) -> str:
     """The lock, first thing in every apply transaction (online the lock is already held and this is
     instant; in an exported script it is where a second runner waits)."""
     return (f"-- arbedb: serialise applies; wait at most {project.apply_lock_wait} for another one.\n"
-            + _setting("lock_timeout", project.apply_lock_wait) + _CREATE + _LOCK + ";\n"
+            + _setting("lock_timeout", project.apply_lock_wait) + _CREATE
+            # In a DO block: `supabase db push` runs a file as a pipeline, whose implicit transaction
+            # a top-level LOCK TABLE refuses ("can only be used in transaction blocks").
+            + f"DO $$ BEGIN {_LOCK}; END $$;\n"
             + f"-- arbedb: a DDL statement blocked by traffic fails after {project.lock_timeout} instead of queueing.\n"
             + _setting("lock_timeout", project.lock_timeout))
 
