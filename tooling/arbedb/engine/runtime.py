@@ -19,7 +19,7 @@ from ..config import Project, find_project
 from ..errors import ArbedbError
 from .declarative import STATE_TABLE, compare, declarative_files, read_record, record_sql, recorded_inputs
 from .migration import sql_paths
-from .lock import APPLY_APPLICATION, VERSION_SCHEMA  # noqa: F401 (re-exported)
+from .lock import APPLY_APPLICATION, VERSION_SCHEMA
 from .sqlexec import run_sql, statements
 
 APPLIED_TABLE = "arbedb.applied"
