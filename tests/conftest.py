@@ -15,6 +15,26 @@ from arbedb.permissions import load_permissions
 ROOT = Path(__file__).resolve().parents[1]
 # The repository's own permission declarations (policies/permissions.toml).
 PERMS = load_permissions(find_project(ROOT))
+# Tests of arbedb's own tooling that the server's major version cannot change (files it writes
+# and parses, the exports and the real `supabase db push` of them, lint, the CLI's messages,
+# import guards, pure Python): CI runs them once, on the machine's PostgreSQL, and its bundled
+# PostgreSQL 18 run leaves them out (`-m "not once"`, .ci/run). Whole modules here; single tests
+# elsewhere carry `@pytest.mark.once`. Nothing that checks what a caller may see or do (RLS,
+# triggers, credentials, concurrency, Electric, verify, the engine's locking) is marked: the
+# security tests run on both servers.
+ONCE_MODULES = {
+    "test_sql_corpus", "test_export", "test_export_pgtap", "test_lint", "test_lint_repo", "test_lint_rules",
+    "test_cli_errors", "test_speed", "test_install", "test_rls_model", "test_machine_results",
+    "test_electric_shapes", "test_plugin_example", "test_bench_smoke", "test_verbatim",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__ in ONCE_MODULES:
+            item.add_marker(pytest.mark.once)
+
+
 PROJECT_PARTS = ("pyproject.toml", "alembic.ini", "migrations", "policies", "triggers", "electric", ".sqlfluff",
                  ".squawk.toml", "pgrls.toml")
 

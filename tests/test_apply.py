@@ -13,7 +13,7 @@ from conftest import assert_same_catalog, snapshot
 
 from arbedb import commands
 from arbedb.errors import ArbedbError
-from arbedb.engine.runtime import ADVISORY_LOCK_KEY
+from arbedb.engine import direct, lock
 from revisions import HEAD, NEXT, REVISIONS
 
 HEAD_REVISIONS = REVISIONS
@@ -126,25 +126,131 @@ def _apply_cli(dsn: str, cwd) -> subprocess.Popen:
     )
 
 
-def test_two_concurrent_applies_both_succeed_and_each_revision_runs_once(arbedb_project, empty_dsn):
-    # Hold the apply lock so both processes are queued on it at the same time.
-    with psycopg.connect(empty_dsn, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
-        procs = [_apply_cli(empty_dsn, arbedb_project.root) for _ in range(2)]
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            waiting = holder.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()[0]
-            if waiting == 2:
-                break
-            time.sleep(0.05)
-        assert waiting == 2, "both applies should be waiting on the advisory lock"
-        holder.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
-    outputs = [p.communicate(timeout=60)[0] for p in procs]
+def _waiting_applies(holder) -> int:
+    """Sessions of `arbedb apply` waiting on a lock (the apply lock, or the catalog row its creation needs)."""
+    return holder.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                          "AND wait_event_type = 'Lock'", (lock.APPLY_APPLICATION,)).fetchone()[0]
+
+
+def _both_queue_then_run(watcher, dsn, cwd, release) -> list[str]:
+    """``watcher``: an autocommit connection (a transaction would see one snapshot of the activity)."""
+    procs = [_apply_cli(dsn, cwd) for _ in range(2)]
+    deadline = time.time() + 60
+    while time.time() < deadline and _waiting_applies(watcher) < 2:
+        time.sleep(0.05)
+    assert _waiting_applies(watcher) == 2, "both applies should be waiting on the apply lock"
+    release()
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
+    return outputs
+
+
+def test_two_concurrent_applies_both_succeed_and_each_revision_runs_once(arbedb_project, empty_dsn):
+    with psycopg.connect(empty_dsn, autocommit=True) as setup:
+        setup.execute(lock.prelude_sql(arbedb_project))  # the lock table exists (an earlier apply)
+    with psycopg.connect(empty_dsn) as holder, psycopg.connect(empty_dsn, autocommit=True) as watcher:
+        holder.execute(f"LOCK TABLE {lock.LOCK_TABLE} IN {lock.LOCK_MODE} MODE")  # as an apply holds it
+        outputs = _both_queue_then_run(watcher, empty_dsn, arbedb_project.root, holder.rollback)
     for rev in HEAD_REVISIONS:
         assert sum(out.count(f"upgrade {rev}:") for out in outputs) == 1, outputs
     assert sum("nothing to do" in out for out in outputs) == 1
+
+
+def test_two_first_applies_on_a_fresh_database_serialise(arbedb_project, empty_dsn):
+    # A first apply still inside its transaction, having created the lock's schema and table: both
+    # others wait on the catalog, then one finds what the first committed and retries, and queues.
+    with psycopg.connect(empty_dsn, application_name=lock.APPLY_APPLICATION) as first:
+        first.execute(lock.prelude_sql(arbedb_project))
+        with psycopg.connect(empty_dsn, autocommit=True) as watcher:
+            outputs = _both_queue_then_run(watcher, empty_dsn, arbedb_project.root, first.commit)
+    for rev in HEAD_REVISIONS:
+        assert sum(out.count(f"upgrade {rev}:") for out in outputs) == 1, outputs
+    assert sum("nothing to do" in out for out in outputs) == 1
+
+
+OLD_ADVISORY_KEY = 0x617262656462  # what applies serialised on before: a key any role could lock
+
+
+def test_a_stranger_role_cannot_stall_an_apply(arbedb_cluster, project_copy, empty_dsn):
+    pyproject = project_copy.root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('apply_lock_wait = "120s"', 'apply_lock_wait = "2s"'))
+    from arbedb.config import find_project
+
+    project = find_project(project_copy.root)
+    commands.apply(project, empty_dsn)
+    role = f"stranger_{os.getpid()}"
+    with psycopg.connect(empty_dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        try:
+            with psycopg.connect(psycopg.conninfo.make_conninfo(empty_dsn, user=role)) as stranger:
+                oid = stranger.execute("SELECT oid FROM pg_class WHERE relname = 'apply_lock'").fetchone()[0]
+                stranger.execute("SELECT pg_advisory_xact_lock(%s)", (OLD_ADVISORY_KEY,))
+                stranger.execute("SELECT pg_relation_size(%s)", (oid,))  # ACCESS SHARE by oid: open to anyone
+                stranger.execute("SAVEPOINT s")
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):  # denied: the lock applies take
+                    stranger.execute(f"LOCK TABLE {lock.LOCK_TABLE} IN {lock.LOCK_MODE} MODE NOWAIT")
+                stranger.execute("ROLLBACK TO SAVEPOINT s")
+                # Had it to wait for anything the stranger holds, it would fail after apply_lock_wait
+                # (2 s) or lock_timeout: the stranger keeps its locks until after the apply.
+                result = commands.apply(project, empty_dsn, redeclare=True)
+                assert result.declarative
+                stranger.rollback()
+        finally:
+            admin.execute(f"DROP ROLE {role}")
+
+
+def test_arbedb_runs_the_revisions_as_alembic_would(arbedb_project, arbedb_cluster, monkeypatch):
+    """arbedb's own runner and alembic, on two empty databases: the same catalog, version table,
+    bookkeeping and output."""
+    assert direct.plan(arbedb_project) is not None  # this project is the template's: the runner applies
+    with arbedb_cluster.database() as ours, arbedb_cluster.database() as theirs:
+        mine = commands.apply(arbedb_project, ours)
+        monkeypatch.setattr(direct, "plan", lambda project: None)
+        alembics = commands.apply(arbedb_project, theirs)
+        assert (mine.steps, mine.declarative, mine.heads) == (alembics.steps, alembics.declarative, alembics.heads)
+        assert_same_catalog(snapshot(theirs), snapshot(ours))
+        query = ("SELECT (SELECT array_agg(version_num) FROM arbedb.alembic_version), "
+                 "(SELECT array_agg(path || sha256 ORDER BY path) FROM arbedb.declarative_state), "
+                 "(SELECT array_agg(attname || format_type(atttypid, atttypmod) || attnotnull ORDER BY attnum) "
+                 " FROM pg_attribute WHERE attrelid = 'arbedb.alembic_version'::regclass AND attnum > 0), "
+                 "(SELECT array_agg(conname || pg_get_constraintdef(oid)) FROM pg_constraint "
+                 " WHERE conrelid = 'arbedb.alembic_version'::regclass)")
+        with psycopg.connect(ours) as a, psycopg.connect(theirs) as b:
+            assert a.execute(query).fetchone() == b.execute(query).fetchone()
+
+
+PYTHON_REVISION = '''"""a revision with Python in it"""
+from alembic import op
+
+revision = "{rev}"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.execute("CREATE TABLE public.from_python (id int)")
+
+
+def downgrade():
+    op.execute("DROP TABLE public.from_python")
+'''
+
+
+def test_a_revision_with_python_in_it_is_left_to_alembic(project_copy, empty_dsn):
+    assert direct.plan(project_copy) is not None
+    (project_copy.migrations_dir / "versions" / f"{NEXT}_python.py").write_text(
+        PYTHON_REVISION.format(rev=NEXT, down=HEAD))
+    assert direct.plan(project_copy) is None
+    result = commands.apply(project_copy, empty_dsn)
+    assert result.steps[-1].startswith(f"upgrade {NEXT}: a revision with Python in it")
+    assert "from_python" in _tables(empty_dsn)
+
+
+def test_a_customised_env_py_is_left_to_alembic(project_copy):
+    env = project_copy.migrations_dir / "env.py"
+    env.write_text(env.read_text().replace("run(context)", "print('mine')\nrun(context)"))
+    assert direct.plan(project_copy) is None
 
 
 def test_apply_blocked_by_traffic_fails_clearly_within_lock_timeout(project_copy, empty_dsn):

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from arbedb.cli import main
-from arbedb.engine.runtime import ADVISORY_LOCK_KEY, APPLY_APPLICATION
+from arbedb.engine.lock import APPLY_APPLICATION, LOCK_MODE, LOCK_TABLE
 
 from revisions import HEAD, NEXT, STEMS
 
@@ -297,7 +297,7 @@ def test_the_default_connect_timeout_is_short():
 
 def _hold_apply_lock(dsn, application=APPLY_APPLICATION):
     conn = psycopg.connect(dsn, application_name=application)
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+    conn.execute(f"LOCK TABLE {LOCK_TABLE} IN {LOCK_MODE} MODE")
     return conn
 
 
@@ -321,27 +321,84 @@ def test_waiting_for_another_apply_says_so_and_names_apply_lock_wait(project_cop
 
 # -- Ctrl-C -----------------------------------------------------------------------------------
 
-def _interrupt(argv, cwd, after: float, env=None):
+def _interrupt_while_blocked(argv, cwd, dsn: str, holder) -> tuple[int, str, str]:
+    """Run the command; once one of its statements is waiting, on the server, for a lock ``holder``
+    (an open transaction) holds, press Ctrl-C; then let go of the lock. Not a sleep: the SIGINT lands
+    inside a running statement every time, where psycopg turns it into a cancel (the case that once
+    let a command run on and exit 0)."""
     proc = subprocess.Popen([sys.executable, "-m", "arbedb.cli", *argv], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
-    time.sleep(after)
-    proc.send_signal(signal.SIGINT)
+                            stderr=subprocess.PIPE, text=True)
+    blocked = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+               "AND pid NOT IN (pg_backend_pid(), %s) AND state = 'active' AND wait_event_type = 'Lock'")
+    try:
+        with psycopg.connect(dsn, autocommit=True) as watcher:
+            deadline = time.time() + 60
+            while watcher.execute(blocked, (holder.info.backend_pid,)).fetchone()[0] == 0:
+                assert proc.poll() is None and time.time() < deadline, "the command never reached the held lock"
+                time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+    finally:
+        holder.rollback()  # were the command to run on, it must not wait on the lock again
     out, err = proc.communicate(timeout=120)
     return proc.returncode, out, err
 
 
-@pytest.mark.parametrize("after", [1.5, 2.5, 3.5, 4.5])
-def test_ctrl_c_stops_rls_test_every_time(project_copy, arbedb_dsn, after):
-    code, out, err = _interrupt(["rls-test", "--dsn", arbedb_dsn, "--examples", "5000"], project_copy.root, after)
+def test_ctrl_c_stops_rls_test_every_time(project_copy, arbedb_dsn):
+    holder = psycopg.connect(arbedb_dsn)
+    holder.execute("LOCK TABLE public.houses IN ACCESS EXCLUSIVE MODE")  # every world writes a house
+    try:
+        code, out, err = _interrupt_while_blocked(["rls-test", "--dsn", arbedb_dsn, "--examples", "20"],
+                                                  project_copy.root, arbedb_dsn, holder)
+    finally:
+        holder.close()
     assert code == 130, (out, err)
     assert err.strip().splitlines()[-1] == "arbedb: interrupted; every world was rolled back: the database is as it was"
     assert "database and model agree" not in out
 
 
+# A library that catches the KeyboardInterrupt itself (as psycopg once turned it into a cancelled
+# query, and as any callback that swallows exceptions does): Ctrl-C lands, deterministically, inside
+# such a catch during the first world, and the worlds would run on to "database and model agree".
+SWALLOWING_LIBRARY = """
+import os, signal, time
+import arbedb.rls.command as command
+real_run = command.run
+
+def run(dsn, perms, *, on_example, **kwargs):
+    swallowed = []
+
+    def tick():
+        if not swallowed:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # the handler runs here
+            except KeyboardInterrupt:
+                swallowed.append(True)
+        on_example()
+
+    return real_run(dsn, perms, on_example=tick, **kwargs)
+
+command.run = run
+from arbedb.cli import main
+main({argv!r})
+"""
+
+
+def test_ctrl_c_a_library_swallowed_still_stops_rls_test(project_copy, arbedb_dsn):
+    argv = ["rls-test", "--dsn", arbedb_dsn, "--examples", "3"]
+    proc = subprocess.run([sys.executable, "-c", SWALLOWING_LIBRARY.format(argv=argv)], cwd=project_copy.root,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 130, (proc.stdout, proc.stderr)
+    assert proc.stderr.strip().splitlines()[-1] == ("arbedb: interrupted; every world was rolled back: "
+                                                    "the database is as it was")
+    assert "database and model agree" not in proc.stdout
+
+
 def test_ctrl_c_in_apply_says_it_was_rolled_back(project_copy, arbedb_dsn):
-    holder = _hold_apply_lock(arbedb_dsn)  # the apply waits: a moment where Ctrl-C surely lands inside it
+    holder = _hold_apply_lock(arbedb_dsn)  # the apply waits on it: Ctrl-C lands inside its transaction
     try:
-        code, _, err = _interrupt(["apply", "--dsn", arbedb_dsn, "--redeclare"], project_copy.root, 3.0)
+        code, _, err = _interrupt_while_blocked(["apply", "--dsn", arbedb_dsn, "--redeclare"], project_copy.root,
+                                                arbedb_dsn, holder)
     finally:
         holder.close()
     assert code == 130, err

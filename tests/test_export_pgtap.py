@@ -64,6 +64,51 @@ def test_the_cli_writes_the_default_folder_and_nothing_when_a_file_cannot_be_wri
     assert b"robot-" not in b"".join(before.values())
 
 
+USERS_OWN = {
+    "my_test.sql": b"-- my own test\nSELECT plan(1);\n",
+    # a user's file that merely quotes the export's first line: without its second line, not ours
+    "my_notes.sql": b"-- arbedb pgTAP: row level security and privileges\n-- my notes\n",
+    "README.md": b"my folder\n",
+}
+
+
+def _earlier_export(arbedb_project, folder):
+    """An export, a file it no longer writes (as for a table since removed), and the user's own files."""
+    export_pgtap(arbedb_project, folder)
+    for gone in ("20_matrix_gone.sql", "30_world_9.sql"):
+        (folder / gone).write_bytes((folder / "20_matrix_agents.sql").read_bytes())
+    for name, data in USERS_OWN.items():
+        (folder / name).write_bytes(data)
+
+
+def test_a_re_export_removes_exactly_the_files_an_earlier_export_wrote(arbedb_project, tmp_path):
+    folder = tmp_path / "tests"
+    _earlier_export(arbedb_project, folder)
+    written = export_pgtap(arbedb_project, folder).written
+    assert not (folder / "20_matrix_gone.sql").exists() and not (folder / "30_world_9.sql").exists()
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in USERS_OWN} == USERS_OWN
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*USERS_OWN, *(p.name for p in written)])
+
+
+def test_a_failed_re_export_removes_nothing(arbedb_project, tmp_path, monkeypatch):
+    folder = tmp_path / "tests"
+    _earlier_export(arbedb_project, folder)
+    (folder / "00_structure.sql").write_text((folder / "00_structure.sql").read_text() + "-- older\n")
+    before = _tree(folder)
+    real_unlink = type(folder).unlink
+
+    def failing(path, *args, **kwargs):  # the disk refuses the last removal, after every rename and one removal
+        if path.name == "30_world_9.sql":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(type(folder), "unlink", failing)
+    with pytest.raises(ArbedbError, match="nothing was written"):
+        export_pgtap(arbedb_project, folder)
+    monkeypatch.undo()
+    assert _tree(folder) == before
+
+
 def test_a_missing_declarations_file_is_one_line(project_copy, tmp_path):
     (project_copy.root / "policies" / "permissions.toml").unlink()
     with pytest.raises(ArbedbError, match="no permission declarations"):

@@ -127,6 +127,7 @@ def test_the_scaffold_applies_as_supabase_postgres(project, supabase_dsn):
     (("labels", "nope"), "--parent nope: no house-scoped table of that name; one of: agents, api_keys"),
     (("labels", "threads"), "public.threads has no UNIQUE (house_id, id)"),
 ])
+@pytest.mark.once  # files and messages: no server involved
 def test_bad_input_is_one_error_line_and_writes_nothing(project, args, message):
     before = files(project)
     with pytest.raises(ArbedbError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -139,6 +140,7 @@ def test_bad_input_is_one_error_line_and_writes_nothing(project, args, message):
     assert files(project) == before
 
 
+@pytest.mark.once  # files and messages: no server involved
 def test_a_failure_half_way_puts_every_file_back(project, monkeypatch):
     import arbedb.scaffold.table as scaffold
 
@@ -157,6 +159,7 @@ def test_a_failure_half_way_puts_every_file_back(project, monkeypatch):
     assert files(project) == before
 
 
+@pytest.mark.once  # files and messages: no server involved
 def test_cli_says_what_it_wrote_and_what_is_left_to_do(project):
     proc = subprocess.run([sys.executable, "-m", "arbedb.cli", "new-table", "labels", "--parent", "agents"],
                           cwd=project.root, capture_output=True, text=True, check=True)
@@ -197,6 +200,7 @@ def immutable():
         subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
+@pytest.mark.once  # files and messages: no server involved
 @pytest.mark.parametrize("target", TARGETS)
 def test_an_unwritable_target_is_one_line_and_nothing_is_written(project, immutable, target):
     before = files(project)
@@ -207,6 +211,7 @@ def test_an_unwritable_target_is_one_line_and_nothing_is_written(project, immuta
     assert files(project) == before
 
 
+@pytest.mark.once  # files and messages: no server involved
 @pytest.mark.parametrize("target", ["electric/shapes.toml", "pgrls.toml", "policies/permissions.toml"])
 def test_a_rename_failing_half_way_puts_every_file_back(project, immutable, monkeypatch, target):
     """Past the up-front check (as when a file turns unwritable meanwhile): the files
@@ -221,6 +226,7 @@ def test_a_rename_failing_half_way_puts_every_file_back(project, immutable, monk
     assert files(project) == before
 
 
+@pytest.mark.once  # files and messages: no server involved
 def test_the_scaffold_output_lints_clean_for_a_table_named_like_a_keyword(project):
     """An unreserved keyword (comment) is a plain table name: it scaffolds and lints clean."""
     done = new_table(project, "comment", parent="environments")

@@ -13,7 +13,7 @@ import click
 from . import __version__, commands
 from .config import find_project
 from .db import check_dsn, default_connect_timeout, resolve_dsn
-from .engine.history import script_directory
+from .engine.history import check as check_history, script_directory
 from .errors import ArbedbError
 from .exits import Interrupt, fail_cleanly as _fail_cleanly
 from .server import project_server
@@ -52,7 +52,7 @@ def _print_apply(result, target, nothing: str = "at head and no declarative file
 def apply(dsn, redeclare):
     """Upgrade to head, then policies/, triggers/, electric/: one transaction, all or nothing."""
     project = find_project()
-    script_directory(project)
+    check_history(project)
     target = resolve_dsn(project, dsn)
     _print_apply(commands.apply(project, target.dsn, redeclare=redeclare), target)
 
@@ -62,7 +62,7 @@ def apply(dsn, redeclare):
 def up():
     """Start the local server if needed, apply everything, say where it is."""
     project = find_project()
-    script_directory(project)
+    check_history(project)
     target = resolve_dsn(project, None)
     _print_apply(commands.apply(project, target.dsn), target)
     click.echo(f"connect: psql {target.dsn}   (or `arbedb db psql`)")

@@ -30,10 +30,19 @@ def _run_alembic(fn, cfg, *args, **kwargs) -> ApplyResult:
 
 
 def apply(project: Project, dsn: str, *, redeclare: bool = False) -> ApplyResult:
-    """Upgrade to head, then the declarative layer; one transaction under the advisory lock."""
+    """Upgrade to head, then the declarative layer; one transaction under the apply lock. arbedb's
+    own runner when it provably does what alembic would (engine/direct.py), else alembic."""
+    from .engine import direct
+    from .engine.history import check
+
+    check(project)
+    revisions = direct.plan(project)
+    if revisions is not None:
+        done = direct.apply(project, dsn, revisions, redeclare=redeclare)
+        if done is not None:
+            return done
     from alembic import command
 
-    script_directory(project)
     cfg = alembic_config(project, dsn, declarative=True, redeclare=redeclare)
     return _run_alembic(command.upgrade, cfg, "head")
 

@@ -4,7 +4,7 @@ One file per revision (``<14-digit UTC timestamp>_arbedb_<revision file stem>.sq
 then one file holding the whole declarative layer
 (``<timestamp>_arbedb_declarative_<sha8>.sql``). Every file is the SQL
 ``alembic upgrade --sql`` emits for that step (``commands.offline_sql``), so it
-takes the advisory lock and writes arbedb's bookkeeping exactly as
+takes the apply lock and writes arbedb's bookkeeping exactly as
 ``arbedb apply`` does: a database deployed by ``supabase db push`` then reads
 as applied to ``arbedb status`` and ``arbedb apply``.
 

@@ -37,10 +37,11 @@ def staged(folder: Path, what: str):
                           "make that folder writable or choose another one") from None
 
 
-def publish(paths: list[Path], folder: Path) -> list[Path]:
-    """Move staged ``paths`` into ``folder`` under the same names, all or nothing; the final paths."""
+def publish(paths: list[Path], folder: Path, remove: list[Path] = ()) -> list[Path]:
+    """Move staged ``paths`` into ``folder`` under the same names and delete ``remove`` (files an
+    earlier run wrote that this one no longer does), all or nothing; the final paths."""
     targets = {Path(folder) / Path(path).name: Path(path).read_text() for path in paths}
-    with Staged(targets) as files:
+    with Staged(targets, remove) as files:
         files.commit()
     return list(targets)
 
@@ -58,10 +59,13 @@ class Staged:
     """Several files written all or nothing, possibly over existing ones and in several
     folders: every text is staged in a temporary file beside its target before any
     target is touched, then renamed into place (``commit``); on any failure the targets
-    that were replaced get their old text back and the new ones are removed."""
+    that were replaced get their old text back and the new ones are removed. ``remove``: files
+    deleted after the renames, and written back with their old text on a failure."""
 
-    def __init__(self, texts: dict[Path, str]) -> None:
+    def __init__(self, texts: dict[Path, str], remove: list[Path] = ()) -> None:
         self.texts = texts
+        self.remove = [Path(p) for p in remove if Path(p) not in texts]
+        self.removed: list[Path] = []
         self.originals: dict[Path, str | None] = {}
         self.temps: dict[Path, Path] = {}
         self.replaced: list[Path] = []
@@ -75,6 +79,9 @@ class Staged:
                 temp = target.with_name(f".{target.name}.arbedb-staged")
                 self.temps[target] = temp
                 temp.write_text(text)
+            for target in self.remove:
+                _writable(target)
+                self.originals[target] = target.read_text()
         except BaseException as exc:
             self._undo()
             raise _one_line(exc) from None
@@ -93,6 +100,9 @@ class Staged:
         for target, temp in self.temps.items():
             os.replace(temp, target)
             self.replaced.append(target)
+        for target in self.remove:
+            target.unlink()
+            self.removed.append(target)
 
     def __exit__(self, kind, exc, tb) -> bool:
         if exc is None:
@@ -105,6 +115,8 @@ class Staged:
             temp.unlink(missing_ok=True)
         for path in self.revision_files:
             path.unlink(missing_ok=True)
+        for target in reversed(self.removed):
+            target.write_text(self.originals[target])
         for target in reversed(self.replaced):
             old = self.originals[target]
             if old is None:

@@ -60,16 +60,18 @@ def _assigned(name: str, text: str) -> list[str | None]:
     return [value if value else None for value, _ in found]
 
 
-def _plainly_one_line(project: Project) -> bool:
-    """True when the revision files' own literals already make one line that alembic reads the same way:
-    each file assigns ``revision`` a string once and ``down_revision`` a string or None once (no
-    merges, branch labels or dependencies), one root, every parent present, no parent shared.
-    Then the history needs no alembic (and not its ~0.5 s of imports, most of ``arbedb lint``'s time);
-    anything else is left to alembic, whose messages the problems below carry."""
+def plain_line(project: Project) -> list[tuple[str, Path]] | None:
+    """(revision, file) oldest first, when the revision files' own literals already make one line that
+    alembic reads the same way: each file assigns ``revision`` a string once and ``down_revision`` a
+    string or None once (no merges, branch labels or dependencies), one root, every parent present,
+    no parent shared. Then the history needs no alembic (and not its ~0.5 s of imports, most of
+    ``arbedb lint``'s time, and half of an apply's); anything else (None) is left to alembic, whose
+    messages the problems below carry."""
     ini = project.alembic_ini
     if not ini.is_file() or re.search(r"^\s*(recursive_)?version_locations\s*=", ini.read_text(), re.M):
-        return False  # revisions in folders this does not read
+        return None  # revisions in folders this does not read
     parents: dict[str, str | None] = {}
+    files: dict[str, Path] = {}
     for py in (project.migrations_dir / "versions").glob("*.py"):
         text = py.read_text()
         revision, down = _assigned("revision", text), _assigned("down_revision", text)
@@ -77,21 +79,23 @@ def _plainly_one_line(project: Project) -> bool:
         declared = len(re.findall(r"^(revision|down_revision|branch_labels|depends_on)\b", text, re.M))
         if (len(revision) != 1 or revision[0] is None or len(down) != 1 or any(extras)
                 or declared != 2 + len(extras) or revision[0] in parents):
-            return False
+            return None
         parents[revision[0]] = down[0]
+        files[revision[0]] = py
     # From the root, each revision's child: a shared parent, a missing one or a loop leaves some unwalked.
     children = {down: rev for rev, down in parents.items()}
-    walked, at = 0, children.get(None)
-    while at is not None and walked <= len(parents):
-        walked, at = walked + 1, children.get(at)
-    return walked == len(parents)
+    line, at = [], children.get(None)
+    while at is not None and len(line) <= len(parents):
+        line.append((at, files[at]))
+        at = children.get(at)
+    return line if len(line) == len(parents) else None
 
 
 def problems(project: Project) -> list[Problem]:
     """Everything that keeps the history from being one line, oldest first."""
     if not (project.migrations_dir / "env.py").is_file():
         return []  # no history yet (a lint-only checkout); commands that need one say so (check_layout)
-    if _plainly_one_line(project):
+    if plain_line(project) is not None:
         return []
     from alembic.script import ScriptDirectory
     from alembic.script.revision import RevisionError
@@ -122,14 +126,20 @@ def problems(project: Project) -> list[Problem]:
     return out
 
 
-def script_directory(project: Project):
-    """alembic's ScriptDirectory for the project, or one line for the history's first problem."""
-    from alembic.script import ScriptDirectory
-
+def check(project: Project) -> None:
+    """One line for the history's first problem (or a missing layout); alembic only when the
+    revision files' literals cannot vouch for the history themselves."""
     check_layout(project)
     found = problems(project)
     if found:
         raise ArbedbError(found[0].line())
+
+
+def script_directory(project: Project):
+    """alembic's ScriptDirectory for the project, or one line for the history's first problem."""
+    from alembic.script import ScriptDirectory
+
+    check(project)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ScriptDirectory.from_config(alembic_config(project))

@@ -1,7 +1,8 @@
 """The migration runtime that ``migrations/env.py`` hands control to.
 
-Both ``arbedb apply`` and a plain ``alembic upgrade head`` come through here, so
-they behave the same: one transaction holding an advisory lock, the pending
+``alembic upgrade head`` by hand, ``arbedb down`` and any apply ``engine.direct`` does not
+take come through here; ``begin`` and ``finish`` are shared with ``engine.direct``, so both
+behave the same: one transaction holding the apply lock (``engine.lock``), the pending
 revisions, then (on an upgrade to head) the declarative layer, the bookkeeping
 and a catalog fingerprint. Any error rolls all of it back.
 """
@@ -12,19 +13,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import catalog
+from . import catalog, lock
 from ..electric import publication
 from ..config import Project, find_project
 from ..errors import ArbedbError
 from .declarative import STATE_TABLE, compare, declarative_files, read_record, record_sql, recorded_inputs
 from .migration import sql_paths
+from .lock import APPLY_APPLICATION, VERSION_SCHEMA
 from .sqlexec import run_sql, statements
 
-# Every arbedb apply on one database serialises on this advisory lock key
-# (bytes of "arbedb" in a bigint): a second apply waits, then finds nothing to do.
-ADVISORY_LOCK_KEY = 0x617262656462
-VERSION_SCHEMA = "arbedb"
-APPLY_APPLICATION = "arbedb apply"  # application_name of an apply's session: how a waiting apply names it
 APPLIED_TABLE = "arbedb.applied"
 
 
@@ -44,13 +41,7 @@ def prelude_sql(project: Project) -> str:
     exported files run inside a transaction the runner holds, and ``supabase db push`` holds it
     as an extended-protocol pipeline, where ``SET LOCAL`` warns it is outside a transaction block
     although it is scoped exactly the same (to the end of the pipeline's implicit transaction)."""
-    return f"""\
--- arbedb: serialise applies; wait at most {project.apply_lock_wait} for another one.
-SELECT set_config('lock_timeout', '{project.apply_lock_wait}', true);
-SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});
--- arbedb: a DDL statement blocked by traffic fails after {project.lock_timeout} instead of queueing.
-SELECT set_config('lock_timeout', '{project.lock_timeout}', true);
-{publication.prelude_sql(project)}CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};
+    return lock.prelude_sql(project) + publication.prelude_sql(project) + f"""\
 REVOKE ALL ON SCHEMA {VERSION_SCHEMA} FROM PUBLIC;
 CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
     path text PRIMARY KEY,
@@ -156,49 +147,29 @@ def _keep_warning(diag, result: ApplyResult) -> None:
         result.notices.append(diag.message_primary)
 
 
-_LOCK_HOLDER = f"""
-SELECT a.pid, a.application_name, extract(epoch FROM now() - a.xact_start)::int
-FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND l.classid::bigint = {ADVISORY_LOCK_KEY >> 32} AND l.objid::bigint = {ADVISORY_LOCK_KEY & 0xFFFFFFFF}
-"""
+def begin(target, raw, project: Project, result: ApplyResult) -> None:
+    """First in every online apply, whichever runner: WARNINGs kept, the apply lock, the prelude."""
+    raw.add_notice_handler(lambda diag: _keep_warning(diag, result))
+    lock.take(raw, project)
+    run_sql(target, prelude_sql(project), "arbedb prelude")
+    publication.send_password(raw, project)
 
 
-def _lock_holder(conn) -> tuple[str, str]:
-    """Who holds the apply lock, and for how long (empty when it is not visible to us)."""
-    row = conn.exec_driver_sql(_LOCK_HOLDER).first()
-    if row is None:
-        return "another session holding the apply lock", ""
-    pid, app, seconds = row
-    who = "another arbedb apply" if app == APPLY_APPLICATION else f"another session ({app or 'no application_name'})"
-    return f"{who} (pid {pid})", f" (its transaction has run {seconds}s)" if seconds is not None else ""
-
-
-def _take_apply_lock(conn, project: Project) -> None:
-    """The advisory lock before the prelude re-takes it (instantly): while another apply holds it,
-    say so; when apply_lock_wait runs out, name that setting and the holder, not a line of the prelude."""
-    import sys
-
-    import sqlalchemy.exc
-
-    from ..errors import ArbedbError
-
-    if conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({ADVISORY_LOCK_KEY})").scalar():
-        return
-    holder, since = _lock_holder(conn)
-    print(f"arbedb: waiting for {holder} to finish{since}; at most apply_lock_wait = {project.apply_lock_wait}",
-          file=sys.stderr, flush=True)
-    wait = project.apply_lock_wait.replace("'", "''")
-    try:
-        conn.exec_driver_sql(f"SELECT set_config('lock_timeout', '{wait}', true)")
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
-    except sqlalchemy.exc.DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) != "55P03":
-            raise
-        raise ArbedbError(f"{holder} still held the apply lock after apply_lock_wait = {project.apply_lock_wait}; "
-                          "nothing was applied: let it finish and re-run, or raise apply_lock_wait in "
-                          "[tool.arbedb]") from None
+def finish(target, raw, project: Project, result: ApplyResult, *, declarative: bool, redeclare: bool,
+           downgraded: bool, at_head: bool) -> None:
+    """Last in every online apply, whichever runner: the declarative layer when it is due, the fingerprint."""
+    if downgraded:
+        # The declarative layer was written for head; say so until it is re-applied.
+        run_sql(target, f"DELETE FROM {STATE_TABLE};", "arbedb record")
+    elif declarative and at_head:
+        files = declarative_files(project)
+        with raw.cursor() as cur:
+            changes = compare(recorded_inputs(project, files), read_record(cur))
+        ran = any(not s.startswith("stamp") for s in result.steps)
+        if ran or changes.any or redeclare:
+            result.declarative = _apply_declarative(target, project, files)
+    if result.steps or result.declarative:
+        run_sql(target, applied_sql(), "arbedb record")
 
 
 def _run_online(context, project: Project, result: ApplyResult) -> None:
@@ -228,22 +199,9 @@ def _run_online(context, project: Project, result: ApplyResult) -> None:
         with context.begin_transaction():
             mc = context.get_context()
             raw = conn.connection.driver_connection
-            raw.add_notice_handler(lambda diag: _keep_warning(diag, result))
-            _take_apply_lock(conn, project)
-            run_sql(mc, prelude_sql(project), "arbedb prelude")
-            publication.send_password(raw, project)
+            begin(mc, raw, project, result)
             context.run_migrations()
             result.heads = tuple(mc.get_current_heads())
             at_head = set(result.heads) == set(ScriptDirectory.from_config(config).get_heads())
-            if downgraded:
-                # The declarative layer was written for head; say so until it is re-applied.
-                run_sql(mc, f"DELETE FROM {STATE_TABLE};", "arbedb record")
-            elif _wants_declarative(config) and at_head:
-                files = declarative_files(project)
-                with raw.cursor() as cur:
-                    changes = compare(recorded_inputs(project, files), read_record(cur))
-                ran = any(not s.startswith("stamp") for s in result.steps)
-                if ran or changes.any or config.attributes.get("redeclare"):
-                    result.declarative = _apply_declarative(mc, project, files)
-            if result.steps or result.declarative:
-                run_sql(mc, applied_sql(), "arbedb record")
+            finish(mc, raw, project, result, declarative=_wants_declarative(config),
+                   redeclare=bool(config.attributes.get("redeclare")), downgraded=bool(downgraded), at_head=at_head)

@@ -6,8 +6,8 @@ reads the whole file (``sqlfile``): a syntax error anywhere fails the apply with
 
 Two traps this module also avoids (both verified by tests/test_verbatim.py):
 - ``op.execute(str)`` wraps the text in ``sqlalchemy.text()``, which treats
-  ``:name`` as a bind parameter; online we hand each statement to the driver with
-  ``no_parameters`` so psycopg sends it as-is (``%``, ``$$`` bodies and JSON literals included).
+  ``:name`` as a bind parameter; online we hand each statement to psycopg without parameters,
+  so it is sent as-is (``%``, ``$$`` bodies and JSON literals included).
 - offline (``alembic upgrade --sql``) alembic renders literals and doubles ``%``;
   ``static_output`` writes the text untouched.
 """
@@ -53,24 +53,28 @@ def statements(sql: str, source: str | Path) -> list[tuple[int, str]]:
     return [(s.start, sql[s.start:s.end]) for s in found]
 
 
-def run_sql(migration_context, sql: str, source: str | Path, heading: str = "") -> None:
-    """Execute ``sql`` (from ``source``) in the migration context's transaction; offline, write it
-    after ``heading`` (a comment naming the file, for people reading the script)."""
+def run_sql(target, sql: str, source: str | Path, heading: str = "") -> None:
+    """Execute ``sql`` (from ``source``) in the apply's transaction: ``target`` is alembic's migration
+    context or, for arbedb's own runner (``engine.direct``), the psycopg connection itself. Offline,
+    write it after ``heading`` (a comment naming the file, for people reading the script)."""
     found = statements(sql, source)
-    if migration_context.as_sql:
+    if getattr(target, "as_sql", False):
         # Files follow each other in one script: an unterminated last statement would
         # otherwise run on into the next file's first one.
         end = "\n" if sqlfile.terminated(sql) else "\n;\n"
-        migration_context.impl.static_output(heading + sql.rstrip() + end)
+        target.impl.static_output(heading + sql.rstrip() + end)
         return
-    import sqlalchemy.exc
+    import psycopg
 
-    conn = migration_context.connection
-    for offset, statement in found:
-        try:
-            conn.exec_driver_sql(statement, execution_options={"no_parameters": True})
-        except sqlalchemy.exc.DBAPIError as exc:
-            raise sql_error(exc.orig, sql, source, offset) from None
+    # Under alembic, the driver's own connection: the same transaction, and each statement sent as
+    # it is (no bind-parameter parsing of ``:name`` or ``%``), as SQLAlchemy's no_parameters would.
+    conn = target if isinstance(target, psycopg.Connection) else target.connection.connection.driver_connection
+    with conn.cursor() as cur:
+        for offset, statement in found:
+            try:
+                cur.execute(statement)
+            except psycopg.Error as exc:
+                raise sql_error(exc, sql, source, offset) from None
 
 
 def where(sql: str, source: str | Path, position: int) -> str:
