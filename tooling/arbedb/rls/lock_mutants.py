@@ -61,9 +61,9 @@ LOCK_MUTATIONS = {
             "               WHERE r.house_id <> n.house_id)\n"
             "    THEN\n        RAISE EXCEPTION 'duplicate key value violates unique constraint \"threads_pkey\"'\n"
             "            USING ERRCODE = '23505', CONSTRAINT = 'threads_pkey';\n    END IF;\n"
-            "    INSERT INTO arbe_private.thread_ids AS r (id, house_id)\n"
-            "    SELECT n.id, n.house_id FROM inserted AS n\n"
-            "    ON CONFLICT (id) DO NOTHING;\n    IF false AND EXISTS ("))],
+            "    BEGIN\n        INSERT INTO arbe_private.thread_ids AS r (id, house_id)\n"
+            "        SELECT n.id, n.house_id FROM inserted AS n;\n"
+            "    EXCEPTION WHEN unique_violation THEN\n        NULL;\n    END;\n    IF false AND EXISTS ("))],
          ("thread ids",)),
     ],
 }
