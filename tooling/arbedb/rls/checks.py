@@ -37,6 +37,7 @@ from . import model
 from ..permissions import Permissions
 from .model import Caller, Row, World
 from .report import describe, namer
+from .verdict import Shrinking
 from .worlds import callers as callers_of
 from .worlds import LOADED, load, projection, rows_of, rows_sql, world_specs
 from .writes import NOW, bulk_touch, execute, session, try_write, writes
@@ -776,11 +777,14 @@ ALWAYS_SWEPT = ("threads",)
 
 
 def run(dsn: str, perms: Permissions, *, examples: int = 100, seed_value: int = 0, on_example=None,
-        shrink: bool = True, full_sweep: bool = False) -> None:
+        shrink: bool = True, full_sweep: bool = False, on_found=None, shrink_seconds: float | None = None) -> None:
     """Run the property ``examples`` times; raises Disagreement (after shrinking).
     The systematic sweep covers every table in each world with ``full_sweep``
-    (mutation runs: few worlds, each thorough), else one table per world."""
+    (mutation runs: few worlds, each thorough), else one table per world.
+    The first disagreement goes to ``on_found(message, world number, seconds)`` at once;
+    shrinking it stops after ``shrink_seconds`` (None: hypothesis's own bound), see verdict.py."""
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
+    verdict = Shrinking(shrink_seconds, on_found)
     # One transaction for the whole run (rolled back at the end), one savepoint per
     # world: the shared grants and role are made once, not re-made (and every plan
     # re-made after them) for each world.
@@ -790,16 +794,23 @@ def run(dsn: str, perms: Permissions, *, examples: int = 100, seed_value: int = 
             raise ArbedbError(fit[0])
         probe_role = prepare_run(conn, perms)
 
+        # report_multiple_bugs=False: one disagreement is the verdict, so hypothesis does not
+        # go on generating worlds (up to 10 s more) in search of a second before it shrinks.
         @seed(seed_value)
         @settings(max_examples=examples, database=None, deadline=None, phases=phases, derandomize=False,
-                  suppress_health_check=list(HealthCheck), print_blob=False)
+                  suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False)
         # Mutation runs see few worlds: give each the core's every role (5 users).
         @given(spec=world_specs(perms, min_users=5 if full_sweep else 1), data=st.data())
         def database_agrees_with_model(spec, data):
+            verdict.before_world()
             drawn = () if full_sweep else data.draw(one_table(perms), label="swept table")
             tables = perms.names if full_sweep else tuple(dict.fromkeys(ALWAYS_SWEPT + drawn))
-            check_world(conn, perms, spec, data, probe_role, sweep_tables=tables)
+            try:
+                check_world(conn, perms, spec, data, probe_role, sweep_tables=tables)
+            except Disagreement as exc:
+                verdict.failed(str(exc))
+                raise
             if on_example:
                 on_example()
 
-        database_agrees_with_model()
+        verdict.run(database_agrees_with_model, Disagreement)
