@@ -45,7 +45,7 @@ DECLARE
     p record;
 BEGIN
     FOR p IN SELECT e.p ->> 'role' AS role, e.p ->> 'claims' AS claims, e.p ->> 'statement' AS statement,
-                    (e.p ->> 'returns_value')::boolean AS returns_value
+                    (e.p ->> 'returns_value')::boolean AS returns_value, coalesce((e.p ->> 'keep')::boolean, false) AS keep
                FROM json_array_elements(probes) WITH ORDINALITY AS e (p, n) ORDER BY e.n
     LOOP
         error_code := NULL; error_message := NULL; row_count := NULL; value := NULL;
@@ -57,7 +57,11 @@ BEGIN
                 EXECUTE p.statement;
             END IF;
             GET DIAGNOSTICS row_count = ROW_COUNT;
-            RAISE EXCEPTION USING ERRCODE = '{UNDONE}';
+            IF p.keep THEN  -- a write that stays: only the caller's identity is undone
+                PERFORM set_config('role', 'none', true), set_config('request.jwt.claims', '', true);
+            ELSE
+                RAISE EXCEPTION USING ERRCODE = '{UNDONE}';
+            END IF;
         EXCEPTION
             WHEN SQLSTATE '{UNDONE}' THEN NULL;
             WHEN OTHERS THEN GET STACKED DIAGNOSTICS error_code = RETURNED_SQLSTATE, error_message = MESSAGE_TEXT;
@@ -87,6 +91,17 @@ def install(conn) -> None:
         db, role = conn.execute("SELECT current_database(), current_user").fetchone()
         raise ArbedbError(f"the probes run in a temporary function and role {role} may not create temporary objects "
                           f"in {db}; GRANT TEMPORARY ON DATABASE {db} TO {role}, or point --dsn at a role that may") from None
+
+
+def kept(conn, role: str, claims: dict | str | None, statement, params=(), *, returns_value: bool = False):
+    """(statement, params) that run ``statement`` as ``role`` with ``claims`` through the
+    probe loop, kept when it succeeds (like a released savepoint: the caller's identity
+    reset, the write staying) and undone when it fails; it answers one Outcome's
+    columns either way. What ``acting_as(keep=True)`` does in five round trips, as one
+    statement that can travel in a pipeline (an error does not abort it)."""
+    text = ClientCursor(conn).mogrify(statement, params or None)
+    return f"SELECT * FROM {FUNCTION}(%s::json)", (json.dumps([{
+        "role": role, "claims": raw_claims(claims), "statement": text, "returns_value": returns_value, "keep": True}]),)
 
 
 class Probes:
