@@ -49,6 +49,10 @@ class Disagreement(AssertionError):
     """The database and the model of docs/model.md §4 disagree."""
 
 
+class SetupFailed(Exception):
+    """run()'s ``setup`` SQL (a mutant) could not be applied: no verdict on the schema."""
+
+
 @lru_cache(maxsize=8)
 def statements(perms: Permissions) -> SimpleNamespace:
     """The statements that read every declared table at once, composed once per run.
@@ -815,18 +819,26 @@ ALWAYS_SWEPT = ("threads",)
 
 
 def run(dsn: str, perms: Permissions, *, examples: int = 100, seed_value: int = 0, on_example=None,
-        shrink: bool = True, full_sweep: bool = False, on_found=None, shrink_seconds: float | None = None) -> None:
+        shrink: bool = True, full_sweep: bool = False, on_found=None, shrink_seconds: float | None = None,
+        setup: str | None = None) -> None:
     """Run the property ``examples`` times; raises Disagreement (after shrinking).
     The systematic sweep covers every table in each world with ``full_sweep``
     (mutation runs: few worlds, each thorough), else one table per world.
     The first disagreement goes to ``on_found(message, world number, seconds)`` at once;
-    shrinking it stops after ``shrink_seconds`` (None: hypothesis's own bound), see verdict.py."""
+    shrinking it stops after ``shrink_seconds`` (None: hypothesis's own bound), see verdict.py.
+    ``setup``: SQL run first inside the run's transaction, so rolled back with it (a mutant)."""
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
     verdict = Shrinking(shrink_seconds, on_found)
     # One transaction for the whole run (rolled back at the end), one savepoint per
     # world: the shared grants and role are made once, not re-made (and every plan
     # re-made after them) for each world.
     with psycopg.connect(dsn) as conn, conn.transaction(force_rollback=True):
+        if setup:
+            try:
+                with conn.transaction():
+                    conn.execute(setup)
+            except psycopg.Error as exc:
+                raise SetupFailed(f"{exc.sqlstate}: {exc.diag.message_primary}") from None
         fit = catalog_problems(conn, perms)
         if fit:  # a table the model does not know would go untested: refuse rather than pass
             raise ArbedbError(fit[0])
