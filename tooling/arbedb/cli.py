@@ -314,12 +314,16 @@ def verify(dsn, scratch_dsn, skip, fmt, output, junit):
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Mutants run in parallel (default: one per core).")
 @click.option("--mutant-examples", default=10, show_default=True, type=click.IntRange(min=1),
               help="Worlds per mutant (at least 1: a mutant no world runs on is never caught).")
+@click.option("--shrink-seconds", default=20.0, show_default=True, type=click.FloatRange(min=0),
+              help="A world that disagrees is printed as soon as it is found; hypothesis then replays smaller "
+                   "variants of it for at most this long (0: none) and the error names the smallest that still "
+                   "disagrees.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
               help="Result format.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the result to this file.")
 @junit_option
 @_fail_cleanly
-def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples, fmt, output, junit):
+def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples, shrink_seconds, fmt, output, junit):
     """Property-test RLS against the permission model (docs/model.md); every change is rolled back."""
     from rich.progress import Progress
 
@@ -354,9 +358,15 @@ def rls_test(dsn, examples, seed_value, mutate, jobs, mutant_examples, fmt, outp
     with Progress(transient=True) as progress:
         task = progress.add_task("worlds", total=examples)
         result, disagreement = None, None
+
+        def found(message: str, world: int, seconds: float) -> None:
+            # At once, before shrinking; on stdout unless stdout carries the report.
+            click.echo(f"disagreement found in world {world} after {seconds:.1f}s (shrinking it for at most "
+                       f"{shrink_seconds:g}s, --shrink-seconds):\n{message}", err=fmt != "text" and not output)
         try:
             result = property_test(target.dsn, load_permissions(project), examples=examples, seed_value=seed_value,
-                                   on_example=lambda: (Interrupt.check(), progress.advance(task)))
+                                   on_example=lambda: (Interrupt.check(), progress.advance(task)), on_found=found,
+                                   shrink_seconds=shrink_seconds)
         except Disagreement as exc:
             disagreement = str(exc)
     report = property_report(examples, seed_value, result, disagreement)

@@ -31,21 +31,26 @@ from psycopg import sql
 from ..errors import ArbedbError
 from ..lint.rules.arb023_caller_functions import CALLER_API
 from ..permissions.catalog import problems as catalog_problems
-from ..testing.impersonate import CLEAR_IDENTITY, IDENTITY, acting_as, as_service, identity_params, user_claims
+from ..testing.impersonate import acting_as, as_service, identity_params, user_claims
 from ..testing.probes import Outcome, Probes, install
 from . import model
 from ..permissions import Permissions
 from .model import Caller, Row, World
 from .report import describe, namer
+from .verdict import Shrinking
 from .worlds import callers as callers_of
 from .worlds import LOADED, load, projection, rows_of, rows_sql, world_specs
-from .writes import NOW, bulk_touch, execute, session, try_write, writes
+from .writes import NOW, bulk_touch, execute, judge_kept, keep_write, session, try_write, writes
 
 WRITES_PER_WORLD = 8
 
 
 class Disagreement(AssertionError):
     """The database and the model of docs/model.md §4 disagree."""
+
+
+class SetupFailed(Exception):
+    """run()'s ``setup`` SQL (a mutant) could not be applied: no verdict on the schema."""
 
 
 @lru_cache(maxsize=8)
@@ -83,10 +88,46 @@ STALE_COPIES = {
                 "OR k.agent_deleted_at IS DISTINCT FROM a.deleted_at)",
 }
 
-IDENTITY_READ = "SELECT arbe.caller_id(), arbe.caller_key_house_id(), arbe.caller_agent_id()"
-LOOKUPS = ("SELECT t, l.house_id, l.house_name, l.role FROM unnest(%s::text[]) AS t "
-           "LEFT JOIN LATERAL arbe.lookup_invite(t) AS l ON true")
-THREAD_ACCESS = "SELECT t, arbe.can_access_thread(t) FROM unnest(%s::uuid[]) AS t"
+# Every caller's reads in one statement: a temporary function, made once per run
+# (prepare_run), that becomes each caller in turn and answers its reads, each row
+# tagged with the caller's place and the read. Reads change nothing, so no savepoint
+# per caller: the role and claims are set transaction-locally, caller after caller
+# (exactly what set_identity does), and reset at the end. One round trip and one
+# statement for the client to send and parse, where a pipeline of five per caller
+# (~120 per world, ~300 with the sweeps' re-reads) took most of the client's time.
+READS = "pg_temp.arbedb_reads"
+
+
+def create_reads(conn, perms: Permissions) -> None:
+    nothing = "NULL::uuid, NULL::uuid, NULL::text, NULL::text, NULL::boolean"
+    conn.execute(f"""
+CREATE FUNCTION {READS}(callers json, tokens text[], threads uuid[],
+    OUT r_caller integer, OUT r_kind text, OUT r_tag text, OUT r_id uuid, OUT r_id2 uuid, OUT r_id3 uuid,
+    OUT r_text text, OUT r_text2 text, OUT r_answer boolean)
+RETURNS SETOF record LANGUAGE plpgsql AS $reads$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT (e.n - 1)::integer AS n, e.c ->> 'role' AS role, e.c ->> 'claims' AS claims,
+                    (e.c ->> 'api')::boolean AS api
+               FROM json_array_elements(callers) WITH ORDINALITY AS e (c, n) ORDER BY e.n
+    LOOP
+        PERFORM set_config('role', c.role, true), set_config('request.jwt.claims', c.claims, true);
+        RETURN QUERY SELECT c.n, 'visible', v.t::text, v.id, {nothing}
+                       FROM ({statements(perms).visible}) AS v (t, id);
+        CONTINUE WHEN NOT c.api;  -- anon and other database roles may not EXECUTE these
+        RETURN QUERY SELECT c.n, 'lookup', x, l.house_id, NULL::uuid, NULL::uuid, l.house_name::text, l.role::text,
+                            NULL::boolean
+                       FROM unnest(tokens) AS x LEFT JOIN LATERAL arbe.lookup_invite(x) AS l ON true;
+        RETURN QUERY SELECT c.n, 'access', NULL::text, x, NULL::uuid, NULL::uuid, NULL::text, NULL::text,
+                            arbe.can_access_thread(x)
+                       FROM unnest(threads) AS x;
+        RETURN QUERY SELECT c.n, 'identity', NULL::text, arbe.caller_id(), arbe.caller_key_house_id(),
+                            arbe.caller_agent_id(), NULL::text, NULL::text, NULL::boolean;
+    END LOOP;
+    PERFORM set_config('role', 'none', true), set_config('request.jwt.claims', '', true);
+END
+$reads$""")
 
 
 def _pipelined(conn, queries) -> list:
@@ -100,23 +141,23 @@ def _pipelined(conn, queries) -> list:
 
 def _read_as_each(conn, perms: Permissions, callers: list[Caller], tokens: list, threads: list) -> list[tuple]:
     """(caller, visible ids, invite look-ups or None, thread access or None, identity
-    functions' answer or None) for every caller. Reads change nothing, so no savepoint per caller: the role and
-    claims are set transaction-locally, caller after caller, and reset at the end."""
-    queries, reads = [], []
-    for caller in callers:
-        mine = [(statements(perms).visible, None)]
-        if not (caller.anon or caller.role):  # anon and other database roles may not EXECUTE them
-            mine += [(LOOKUPS, (tokens,)), (THREAD_ACCESS, (threads,)), (IDENTITY_READ, None)]
-        queries.append((IDENTITY, identity_params(*session(caller))))
-        reads.append((caller, range(len(queries), len(queries) + len(mine))))
-        queries += mine
-    queries.append((CLEAR_IDENTITY, None))
-    cursors = _pipelined(conn, queries)
-    out = []
-    for caller, at in reads:
-        rows = [cursors[i].fetchall() for i in at]
-        out.append((caller, rows[0], *(rows[1:] or (None, None, None))))
-    return out
+    functions' answer or None) for every caller, from one call of the reads function."""
+    api = [not (c.anon or c.role) for c in callers]
+    payload = json.dumps([{"role": role, "claims": claims, "api": a}
+                          for (role, claims), a in zip((identity_params(*session(c)) for c in callers), api)])
+    rows = conn.execute(f"SELECT * FROM {READS}(%s::json, %s::text[], %s::uuid[])", (payload, tokens, threads))
+    out = [([], [] if a else None, [] if a else None, [] if a else None) for a in api]
+    for n, kind, tag, id1, id2, id3, text1, text2, answer in rows:
+        visible, lookups, access, who = out[n]
+        if kind == "visible":
+            visible.append((tag, id1))
+        elif kind == "lookup":
+            lookups.append((tag, id1, text1, text2))
+        elif kind == "access":
+            access.append((id1, answer))
+        else:
+            who.append((id1, id2, id3))
+    return [(caller, *mine) for caller, mine in zip(callers, out)]
 
 
 def check_reads(conn, world: World, callers: list[Caller]) -> None:
@@ -383,10 +424,11 @@ def check_write(conn, world: World, caller: Caller, write) -> None:
     rows) is read in one round trip."""
     perms = world.perms
     touched = isinstance(write, model.Update)
-    frozen, before = _pipelined(conn, [(statements(perms).deleted, None), (
-        stamps_sql(write.table) if touched else "SELECT NULL", (write.row_id,) if touched else None)])
+    frozen, before, wrote = _pipelined(conn, [(statements(perms).deleted, None), (
+        stamps_sql(write.table) if touched else "SELECT NULL", (write.row_id,) if touched else None),
+        keep_write(conn, perms, caller, write)])
     frozen, before = _by_row(frozen.fetchall()), before.fetchone()
-    outcome = execute(conn, perms, caller, write)
+    outcome = judge_kept(write, wrote.fetchone())
     pending = model.apply(world, caller, write) if _expect(world, caller, write, outcome) else []
     new_in = sorted({t for t, _ in pending})
     *fresh, state, stale, now, after = _pipelined(
@@ -723,6 +765,7 @@ def prepare_run(conn, perms: Permissions) -> str:
     check_service_only(conn)
     check_helpers_unreachable(conn)
     install(conn)
+    create_reads(conn, perms)
     leak_grants_to_anon(conn, perms)
     create_stray_grantee(conn)
     return create_probe_role(conn, perms)
@@ -777,30 +820,48 @@ ALWAYS_SWEPT = ("threads",)
 
 
 def run(dsn: str, perms: Permissions, *, examples: int = 100, seed_value: int = 0, on_example=None,
-        shrink: bool = True, full_sweep: bool = False) -> None:
+        shrink: bool = True, full_sweep: bool = False, on_found=None, shrink_seconds: float | None = None,
+        setup: str | None = None) -> None:
     """Run the property ``examples`` times; raises Disagreement (after shrinking).
     The systematic sweep covers every table in each world with ``full_sweep``
-    (mutation runs: few worlds, each thorough), else one table per world."""
+    (mutation runs: few worlds, each thorough), else one table per world.
+    The first disagreement goes to ``on_found(message, world number, seconds)`` at once;
+    shrinking it stops after ``shrink_seconds`` (None: hypothesis's own bound), see verdict.py.
+    ``setup``: SQL run first inside the run's transaction, so rolled back with it (a mutant)."""
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
+    verdict = Shrinking(shrink_seconds, on_found)
     # One transaction for the whole run (rolled back at the end), one savepoint per
     # world: the shared grants and role are made once, not re-made (and every plan
     # re-made after them) for each world.
     with psycopg.connect(dsn) as conn, conn.transaction(force_rollback=True):
+        if setup:
+            try:
+                with conn.transaction():
+                    conn.execute(setup)
+            except psycopg.Error as exc:
+                raise SetupFailed(f"{exc.sqlstate}: {exc.diag.message_primary}") from None
         fit = catalog_problems(conn, perms)
         if fit:  # a table the model does not know would go untested: refuse rather than pass
             raise ArbedbError(fit[0])
         probe_role = prepare_run(conn, perms)
 
+        # report_multiple_bugs=False: one disagreement is the verdict, so hypothesis does not
+        # go on generating worlds (up to 10 s more) in search of a second before it shrinks.
         @seed(seed_value)
         @settings(max_examples=examples, database=None, deadline=None, phases=phases, derandomize=False,
-                  suppress_health_check=list(HealthCheck), print_blob=False)
+                  suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False)
         # Mutation runs see few worlds: give each the core's every role (5 users).
         @given(spec=world_specs(perms, min_users=5 if full_sweep else 1), data=st.data())
         def database_agrees_with_model(spec, data):
+            verdict.before_world()
             drawn = () if full_sweep else data.draw(one_table(perms), label="swept table")
             tables = perms.names if full_sweep else tuple(dict.fromkeys(ALWAYS_SWEPT + drawn))
-            check_world(conn, perms, spec, data, probe_role, sweep_tables=tables)
+            try:
+                check_world(conn, perms, spec, data, probe_role, sweep_tables=tables)
+            except Disagreement as exc:
+                verdict.failed(str(exc))
+                raise
             if on_example:
                 on_example()
 
-        database_agrees_with_model()
+        verdict.run(database_agrees_with_model, Disagreement)

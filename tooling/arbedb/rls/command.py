@@ -22,9 +22,10 @@ class PropertyResult:
     seconds: float
 
 
-def property_test(dsn: str, perms: Permissions, *, examples: int, seed_value: int, on_example=None) -> PropertyResult:
+def property_test(dsn: str, perms: Permissions, *, examples: int, seed_value: int, on_example=None, on_found=None,
+                  shrink_seconds: float | None = None) -> PropertyResult:
     """Run the property on ``dsn`` (at head) against the project's declarations; every world
-    is rolled back, nothing stays."""
+    is rolled back, nothing stays. ``on_found``, ``shrink_seconds``: see checks.run."""
     with connect(dsn):  # unreachable: say so in one line, not as a failed world
         pass
     started = time.perf_counter()
@@ -36,7 +37,8 @@ def property_test(dsn: str, perms: Permissions, *, examples: int, seed_value: in
             on_example()
 
     try:
-        run(dsn, perms, examples=examples, seed_value=seed_value, on_example=tick)
+        run(dsn, perms, examples=examples, seed_value=seed_value, on_example=tick, on_found=on_found,
+            shrink_seconds=shrink_seconds)
     except (Disagreement, ArbedbError):
         raise
     except Exception as exc:  # the database could not even run a world

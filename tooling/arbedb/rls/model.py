@@ -17,7 +17,7 @@ authenticated session whose token is broken (nobody).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from uuid import UUID
 
 from ..permissions import RANK, Permissions
@@ -76,12 +76,16 @@ class World:
             self.rows.setdefault(table, {})
 
     def copy(self) -> World:
-        perms, self.perms = self.perms, None
-        try:
-            twin = copy.deepcopy(self)
-        finally:
-            self.perms = perms
-        twin.perms = perms  # shared: the declarations never change during a run
+        """A twin to change: the declarations shared (they never change during a run), the
+        rows copied row by row (a Row's values are ids, strings, booleans: immutable), every
+        other field deep-copied. A whole deepcopy cost a tenth of the client's time."""
+        twin = copy.copy(self)
+        for f in fields(self):
+            if f.name == "rows":
+                twin.rows = {t: {i: Row(r.id, r.house_id, r.deleted, dict(r.data)) for i, r in rows.items()}
+                             for t, rows in self.rows.items()}
+            elif f.name != "perms":
+                setattr(twin, f.name, copy.deepcopy(getattr(self, f.name)))
         return twin
 
     # -- membership ----------------------------------------------------------

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pglast
@@ -336,50 +335,59 @@ class Verdict:
     reason: str  # the first disagreement, or why it survived
 
 
-def _try(admin_dsn: str, template: str, mutant: Mutant, perms, examples: int, seed_value: int,
-         project: Project | None = None) -> Verdict:
-    """In a worker process: clone, mutate, run what is not a caller's view (with a
-    ``project``: views.py), then the property."""
+# The scratch database of this worker process (one per worker, see run_mutants).
+_scratch: str | None = None
+
+
+def _claim(scratch) -> None:
+    """A worker's initializer: take a scratch database of its own for every mutant it runs."""
+    global _scratch
+    _scratch = scratch.get()
+
+
+def _try(mutant: Mutant, perms, examples: int, seed_value: int, project: Project | None = None,
+         admin_dsn: str | None = None, template: str | None = None) -> Verdict:
+    """In a worker process: with a ``project``, what is not a caller's view first (views.py),
+    then the property; each on the worker's scratch database with the mutant applied inside
+    the run's transaction, so it is rolled back with everything else (PostgreSQL's DDL is
+    transactional): no clone to make and drop per mutant. The races commit their worlds, so
+    a mutant with races (and the unmutated schema) faces them on a clone of its own first."""
     import logging
 
     import psycopg
 
-    from ..testing.cluster import TestCluster
     from . import views
-    from .checks import run
+    from .checks import SetupFailed, run
 
     # A mutant that makes a pipelined read fail is killed by that failure; psycopg
     # then also warns that it could not end the aborted pipeline, which says
     # nothing more. Only in this worker, whose every failure becomes a verdict.
     logging.getLogger("psycopg").setLevel(logging.ERROR)
-    cluster = TestCluster(admin_dsn)
-
-    @contextmanager
-    def mutated():
-        with cluster.database(template=template) as dsn:
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute(mutant.sql)
-            yield dsn
-
     try:
         if project is not None and mutant.races:
-            # The races commit their worlds: the property then needs a clean clone.
-            with mutated() as dsn:
+            from ..testing.cluster import TestCluster
+
+            with TestCluster(admin_dsn).database(template=template) as dsn:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(mutant.sql)
                 reason = views.race_broken(dsn, mutant.races)
             if reason:
                 return Verdict(mutant, True, reason)
-        with mutated() as dsn:
+        try:
             if project is not None:
-                reason = views.unseen(dsn, project, mutant.electric_role)
+                reason = views.unseen(_scratch, project, mutant.electric_role, setup=mutant.sql)
                 if reason:
                     return Verdict(mutant, True, reason)
-            try:
-                run(dsn, perms, examples=examples, seed_value=seed_value, shrink=False, full_sweep=True)
-            except Exception as exc:  # any failure of the property kills the mutant
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                return Verdict(mutant, True, first[:300])
+            run(_scratch, perms, examples=examples, seed_value=seed_value, shrink=False, full_sweep=True,
+                setup=mutant.sql)
+        except SetupFailed as exc:
+            raise ArbedbError(f"mutant {mutant.name!r} ({mutant.source}) does not apply: {exc}; "
+                              "update tooling/arbedb/rls/mutants.py") from None
+        except Exception as exc:  # any failure of the property kills the mutant
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return Verdict(mutant, True, first[:300])
     finally:
-        if mutant.electric_role:  # cluster-wide: it outlives the clone
+        if mutant.electric_role and admin_dsn:  # cluster-wide: dropped in case a race clone committed it
             with psycopg.connect(admin_dsn, autocommit=True) as conn:
                 conn.execute(f'DROP ROLE IF EXISTS "{mutant.electric_role}"')
     return Verdict(mutant, False, f"the property held on {examples} worlds")
@@ -397,19 +405,34 @@ def unmutated() -> Mutant:
 def run_mutants(admin_dsn: str, template: str, mutants: list[Mutant], perms: Permissions, *, examples: int,
                 seed_value: int, jobs: int | None = None, on_verdict=None, project: Project | None = None
                 ) -> list[Verdict]:
-    """Every mutant in its own scratch clone of ``template``, ``jobs`` at a time; with
-    ``project``, what is not a caller's view is checked too (views.py)."""
+    """Every mutant against a clone of ``template``, ``jobs`` at a time, each applied and
+    rolled back inside its run's transaction on its worker's own clone; with ``project``,
+    what is not a caller's view is checked too (views.py)."""
+    from contextlib import ExitStack
+    from multiprocessing import SimpleQueue
+
+    from ..testing.cluster import TestCluster
+
     jobs = jobs or os.cpu_count() or 1
     verdicts = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        baseline = pool.submit(_try, admin_dsn, template, unmutated(), perms, examples, seed_value, project)
-        futures = [pool.submit(_try, admin_dsn, template, m, perms, examples, seed_value, project) for m in mutants]
-        for future in as_completed(futures):
-            verdict = future.result()
-            verdicts.append(verdict)
-            if on_verdict:
-                on_verdict(verdict)
-        if baseline.result().killed:
-            raise ArbedbError(f"the property fails on the unmutated schema ({baseline.result().reason}); "
-                              "fix that first: `arbedb rls-test` shows the world")
+    cluster = TestCluster(admin_dsn)
+    # One clone of the template per worker, made up front, each taken by one worker for all
+    # the mutants it runs (a clone made and dropped per mutant cost 3-9 s of a shared
+    # machine's I/O: DROP DATABASE waits for a checkpoint).
+    with ExitStack() as clones:
+        scratch = SimpleQueue()
+        for _ in range(jobs):
+            scratch.put(clones.enter_context(cluster.database(template=template)))
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_claim, initargs=(scratch,)) as pool:
+            args = (perms, examples, seed_value, project, admin_dsn, template)
+            baseline = pool.submit(_try, unmutated(), *args)
+            futures = [pool.submit(_try, m, *args) for m in mutants]
+            for future in as_completed(futures):
+                verdict = future.result()
+                verdicts.append(verdict)
+                if on_verdict:
+                    on_verdict(verdict)
+            if baseline.result().killed:
+                raise ArbedbError(f"the property fails on the unmutated schema ({baseline.result().reason}); "
+                                  "fix that first: `arbedb rls-test` shows the world")
     return sorted(verdicts, key=lambda v: v.mutant.name)

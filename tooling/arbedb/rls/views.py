@@ -18,16 +18,27 @@ from ..config import Project
 from . import electric_grants, lock_mutants, race_scenarios, sealing
 
 
-def unseen(dsn: str, project: Project, electric_role: str | None = None) -> str | None:
-    """The first thing wrong with the sealing or the electric role, or None."""
+def unseen(dsn: str, project: Project, electric_role: str | None = None, setup: str | None = None) -> str | None:
+    """The first thing wrong with the sealing or the electric role, or None; ``setup`` (a
+    mutant) is applied first, in the same transaction, and rolled back with it (a mutant
+    that does not apply raises checks.SetupFailed)."""
+    from .checks import SetupFailed
+
     if electric_role:
         project = dataclasses.replace(project, extra={**project.extra, "electric_role": electric_role})
-    try:
-        with psycopg.connect(dsn) as conn:
-            sealing.check(conn)
-            electric_grants.check(conn, project)
-    except (sealing.Unseen, psycopg.Error) as exc:
-        return _first_line(exc)
+    with psycopg.connect(dsn) as conn, conn.transaction(force_rollback=True):
+        if setup:
+            try:
+                with conn.transaction():
+                    conn.execute(setup)
+            except psycopg.Error as exc:
+                raise SetupFailed(f"{exc.sqlstate}: {exc.diag.message_primary}") from None
+        try:
+            with conn.transaction():
+                sealing.check(conn)
+                electric_grants.check(conn, project)
+        except (sealing.Unseen, psycopg.Error) as exc:
+            return _first_line(exc)
     return None
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import psycopg
 from hypothesis import strategies as st
 from psycopg import sql
 
-from ..testing.impersonate import acting_as, key_claims, user_claims
-from ..testing.probes import Outcome, Probes
+from ..testing.impersonate import key_claims, user_claims
+from ..testing.probes import Outcome, Probes, kept
 from ..permissions import Permissions
 from .model import ROLES_ALL, Call, Caller, Delete, Insert, Update, World, email_key
 
@@ -168,13 +167,19 @@ def _verdict(write, error: str | None, row_count: int | None, value) -> tuple[bo
 def execute(conn, perms: Permissions, caller: Caller, write) -> tuple[bool, object, str]:
     """Run the write as the caller and keep it when it succeeds. Returns
     (accepted, what a function returned, what was seen)."""
+    return judge_kept(write, conn.execute(*keep_write(conn, perms, caller, write)).fetchone())
+
+
+def keep_write(conn, perms: Permissions, caller: Caller, write) -> tuple[str, tuple]:
+    """The statement that runs the write as the caller, kept when it succeeds (one
+    statement: it can share a pipeline with the reads around it); judge_kept reads its answer."""
     statement, params = _statement(write, perms)
-    try:
-        with acting_as(conn, *session(caller), keep=True) as cur:
-            cur.execute(statement, params)
-            return _verdict(write, None, cur.rowcount, cur.fetchone()[0] if isinstance(write, Call) else None)
-    except psycopg.Error as exc:
-        return _verdict(write, f"{exc.sqlstate}: {exc.diag.message_primary}", None, None)
+    return kept(conn, *session(caller), statement, params, returns_value=isinstance(write, Call))
+
+
+def judge_kept(write, row) -> tuple[bool, object, str]:
+    o = Outcome(*row)
+    return _verdict(write, o.error_code and f"{o.error_code}: {o.error_message}", o.row_count, o.value)
 
 
 def try_write(probes: Probes, perms: Permissions, caller: Caller, write, then) -> None:

@@ -16,7 +16,10 @@ savepoint and its rollback. Refusals caught there are not written to the server
 log either, as a refused top-level probe's ERROR and STATEMENT lines were.
 
 Probes are independent (each sees the state the batch started from), so a batch
-answers exactly what the same probes one by one would.
+answers exactly what the same probes one by one would. For the same reason a probe
+queued again in the same batch (same role, claims and statement: the sweep reaches
+some rows and callers by more than one path) is run once, and its outcome judged
+at every place it was queued.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ DECLARE
     p record;
 BEGIN
     FOR p IN SELECT e.p ->> 'role' AS role, e.p ->> 'claims' AS claims, e.p ->> 'statement' AS statement,
-                    (e.p ->> 'returns_value')::boolean AS returns_value
+                    (e.p ->> 'returns_value')::boolean AS returns_value, coalesce((e.p ->> 'keep')::boolean, false) AS keep
                FROM json_array_elements(probes) WITH ORDINALITY AS e (p, n) ORDER BY e.n
     LOOP
         error_code := NULL; error_message := NULL; row_count := NULL; value := NULL;
@@ -54,7 +57,11 @@ BEGIN
                 EXECUTE p.statement;
             END IF;
             GET DIAGNOSTICS row_count = ROW_COUNT;
-            RAISE EXCEPTION USING ERRCODE = '{UNDONE}';
+            IF p.keep THEN  -- a write that stays: only the caller's identity is undone
+                PERFORM set_config('role', 'none', true), set_config('request.jwt.claims', '', true);
+            ELSE
+                RAISE EXCEPTION USING ERRCODE = '{UNDONE}';
+            END IF;
         EXCEPTION
             WHEN SQLSTATE '{UNDONE}' THEN NULL;
             WHEN OTHERS THEN GET STACKED DIAGNOSTICS error_code = RETURNED_SQLSTATE, error_message = MESSAGE_TEXT;
@@ -86,6 +93,17 @@ def install(conn) -> None:
                           f"in {db}; GRANT TEMPORARY ON DATABASE {db} TO {role}, or point --dsn at a role that may") from None
 
 
+def kept(conn, role: str, claims: dict | str | None, statement, params=(), *, returns_value: bool = False):
+    """(statement, params) that run ``statement`` as ``role`` with ``claims`` through the
+    probe loop, kept when it succeeds (like a released savepoint: the caller's identity
+    reset, the write staying) and undone when it fails; it answers one Outcome's
+    columns either way. What ``acting_as(keep=True)`` does in five round trips, as one
+    statement that can travel in a pipeline (an error does not abort it)."""
+    text = ClientCursor(conn).mogrify(statement, params or None)
+    return f"SELECT * FROM {FUNCTION}(%s::json)", (json.dumps([{
+        "role": role, "claims": raw_claims(claims), "statement": text, "returns_value": returns_value, "keep": True}]),)
+
+
 class Probes:
     """A batch of probes. Used as a context manager, it runs what is still
     queued on a clean exit and discards it on an error.
@@ -99,9 +117,11 @@ class Probes:
     def __init__(self, conn):
         self.conn = conn
         self._binder = ClientCursor(conn)  # binds parameters into the text, on the client
-        self._pending: list[tuple[dict, object]] = []
+        self._pending: list[dict] = []  # probes not sent yet
         self._pipeline = None
-        self._sent: list[tuple[object, list]] = []  # (cursor awaiting the answers, their thens)
+        self._sent: list[tuple[object, int]] = []  # (cursor awaiting the answers, how many)
+        self._queued: dict[tuple, tuple[int, int]] = {}  # probe -> (chunk, row) it runs as
+        self._thens: list[tuple[object, tuple[int, int]]] = []  # in the order queued
 
     def __enter__(self) -> Probes:
         return self
@@ -110,8 +130,11 @@ class Probes:
         if exc_type is None:
             self.run()
         else:
-            self._pending, self._sent = [], []
+            self._forget()
             self._close_pipeline(exc_type, exc, tb)
+
+    def _forget(self) -> None:
+        self._pending, self._sent, self._queued, self._thens = [], [], {}, []
 
     def add(self, role: str, claims: dict | str | None, statement, params=(), *, returns_value: bool = False,
             then) -> None:
@@ -119,10 +142,14 @@ class Probes:
         None for no claims at all); ``then(outcome)`` is called when the batch runs.
         Until then, the connection is the batch's: use it for nothing else."""
         text = self._binder.mogrify(statement, params or None)
-        self._pending.append(({"role": role, "claims": raw_claims(claims), "statement": text,
-                               "returns_value": returns_value}, then))
-        if len(self._pending) >= self.CHUNK:
-            self._send()
+        key = (role, raw_claims(claims), text, returns_value)
+        at = self._queued.get(key)
+        if at is None:
+            at = self._queued[key] = (len(self._sent), len(self._pending))
+            self._pending.append({"role": role, "claims": key[1], "statement": text, "returns_value": returns_value})
+            if len(self._pending) >= self.CHUNK:
+                self._send()
+        self._thens.append((then, at))
 
     def _send(self) -> None:
         if self._pipeline is None:
@@ -132,8 +159,8 @@ class Probes:
         # One JSON document, not arrays: the driver quotes array elements one by
         # one in Python, json.dumps does it all in C.
         cur = self.conn.cursor()
-        cur.execute(f"SELECT * FROM {FUNCTION}(%s::json)", (json.dumps([p for p, _ in pending]),))
-        self._sent.append((cur, [then for _, then in pending]))
+        cur.execute(f"SELECT * FROM {FUNCTION}(%s::json)", (json.dumps(pending),))
+        self._sent.append((cur, len(pending)))
 
     def _close_pipeline(self, *exc_info) -> None:
         pipeline, self._pipeline = self._pipeline, None
@@ -146,7 +173,13 @@ class Probes:
         if self._pending:
             self._send()
         self._close_pipeline(None, None, None)
-        sent, self._sent = self._sent, []
-        for cur, thens in sent:
-            for then, row in zip(thens, cur.fetchall(), strict=True):
-                then(Outcome(*row))
+        sent, thens = self._sent, self._thens
+        self._forget()
+        answers = []
+        for cur, count in sent:
+            rows = cur.fetchall()
+            if len(rows) != count:
+                raise AssertionError(f"the probe loop answered {len(rows)} of {count} probes")
+            answers.append([Outcome(*row) for row in rows])
+        for then, (chunk, row) in thens:
+            then(answers[chunk][row])
