@@ -78,7 +78,7 @@ CORE_ROWS = (
     # any of these would make them a member again, a change every check sees.
     RowSpec("invites", 0, deleted=True, other=3), RowSpec("invites", 0, flag=True, other=3),
     RowSpec("invites", 0, other=103),
-    # And a new one for user3, live: a member who left may come back (checks._sweep_rejoin).
+    # And a new one for user3, live: a member who left may come back (sweep._sweep_rejoin).
     RowSpec("invites", 0, other=3),
     RowSpec("api_keys", 0, other=1), RowSpec("api_keys", 0, other=0), RowSpec("api_keys", 0, flag=True, other=1),
     RowSpec("api_keys", 0, deleted=True, other=1),
