@@ -269,9 +269,6 @@ def probe_caller(world: World, role: str) -> Caller:
 
 
 INSUFFICIENT_PRIVILEGE = psycopg.errors.InsufficientPrivilege.sqlstate
-# A table, column, function, schema or object the property reads is missing: the
-# database is not at head. Any other error in a world is the schema misbehaving.
-NOT_AT_HEAD = ("42P01", "42703", "42883", "3F000", "42704")
 PRIVATE_TABLES = ("arbe_private.invite_tokens", "arbe_private.api_key_hashes", "arbe_private.secret_values",
                   "arbe_private.thread_ids", "arbe_private.creation_slots")
 
@@ -442,29 +439,43 @@ def check_world(conn, perms: Permissions, spec, data, probe_role: str, n_writes:
     from .sweep import sweep  # here, not at the top: sweep.py builds on this module's write checks
 
     history: list[str] = []
+    doing = ["loading the world (as service_role)"]
+    world = None
     with conn.transaction(force_rollback=True):
-        world = load(conn, spec, perms)
-        callers = callers_of(world) + [probe_caller(world, probe_role)]
         try:
+            world = load(conn, spec, perms)
+            callers = callers_of(world) + [probe_caller(world, probe_role)]
+            doing.append("reading the world as every caller")
             check_reads(conn, world, callers)
             check_private_unreadable(conn, callers)
+            doing.append("the systematic sweep")
             sweep(conn, world, callers, perms.names if sweep_tables is None else sweep_tables)
             for _ in range(n_writes):
                 caller, write = data.draw(writes(world, callers))
                 history.append(f"{caller.label}: {write!r}")
+                doing.append(f"writing ({history[-1]})")
                 check_write(conn, world, caller, write)
+            doing.append("reading the world as every caller after the writes")
             check_reads(conn, world, callers)
             check_secrets_sealed(conn, world)
             check_private_behind_rls(conn)
         except Disagreement as exc:
             raise Disagreement(f"{exc}\n{describe(world, history)}") from None
         except psycopg.Error as exc:
-            if (exc.sqlstate or "") in NOT_AT_HEAD:
-                raise  # the schema lacks what the property reads: not a disagreement (rls/command.py)
-            last = history[-1] if history else "reading the world"
-            raise Disagreement(f"a statement failed ({exc.sqlstate}: {exc.diag.message_primary}) after {last}; "
-                               f"the model expects an answer or a refusal, not an error\n"
-                               f"{describe(world, history)}") from None
+            # The database is at head (the command checks the revision first): a statement
+            # that fails here is the schema misbehaving, whatever the error (a missing column
+            # included: a function body may name one), so a disagreement naming it.
+            raise Disagreement(f"a statement failed ({exc.sqlstate}: {exc.diag.message_primary}{_where(exc)}) "
+                               f"while {doing[-1]}; the model expects an answer or a refusal, not an error"
+                               + (f"\n{describe(world, history)}" if world else "")) from None
+
+
+def _where(exc: psycopg.Error) -> str:
+    """The statement that failed, as the server names it: the query inside a function,
+    and the innermost function and line (empty for a top-level statement)."""
+    parts = [f"in {q!r}" for q in [exc.diag.internal_query] if q]
+    parts += [line for line in (exc.diag.context or "").strip().splitlines()[:1] if line]
+    return "".join(f"; {p}" for p in parts)
 
 
 # Without a full sweep, each world sweeps one table. Drawn, not taken in turn:

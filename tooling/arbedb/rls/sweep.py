@@ -125,6 +125,9 @@ def sweep(conn, world: World, callers: list[Caller], tables) -> None:
         _sweep_agent_liveness(conn, world, callers, ids)
     if "members" in tables:
         _sweep_hard_deletes(conn, world, callers, ids)
+    from .paths import sweep_paths  # here, not at the top: paths.py builds on this module
+
+    sweep_paths(conn, world, callers, tables, ids)
 
 
 def _sweep_table(conn, probes: Probes, world: World, callers: list[Caller], table: str, ids, users) -> None:
