@@ -112,3 +112,21 @@ def test_the_property_on_a_database_missing_what_it_reads_says_at_head(arbedb_ds
         conn.execute("DROP FUNCTION arbe.caller_agent_id() CASCADE")
     with pytest.raises(ArbedbError, match=r"could not run on this database .*is it at head\? run `arbedb apply`"):
         property_test(arbedb_dsn, PERMS, examples=2, seed_value=0)
+
+
+def test_cli_reports_a_mutant_whose_statements_error_as_a_disagreement(arbedb_dsn, arbedb_project):
+    """At rls-test's default example count: the mutant's missing column (42703, which used
+    to mean "not at head") is the schema misbehaving, named with the query and function."""
+    mutant = next(m for m in derive(arbedb_project, PERMS)
+                  if m.name == "function lookup_invite: the look-up reads a column that is not there")
+    with psycopg.connect(arbedb_dsn, autocommit=True) as conn:
+        conn.execute(mutant.sql)
+    proc = _rls_test("--dsn", arbedb_dsn)
+    assert proc.returncode == 1
+    first = proc.stderr.splitlines()[0]
+    assert first.startswith("arbedb: error: RLS disagrees with the model: a statement failed (42703: column "
+                            "i.expired_at does not exist; in 'SELECT i.house_id, h.name, i.role, i.expired_at"), first
+    assert "PL/pgSQL function arbe.lookup_invite(text) line 3 at RETURN QUERY) while reading the world as every " \
+           "caller" in first, first
+    assert "arbedb apply" not in proc.stderr
+    assert "world at the disagreement:" in proc.stderr
