@@ -180,6 +180,10 @@ def configured_limits(conn) -> dict[str, tuple[int, ...]]:
     if missing:
         raise Disagreement(f"creation on {', '.join(missing)} is not limited (no enabled arbe.limit_creation "
                            "trigger; triggers/45_limits.sql); model says every user's creations are bounded")
+    unbounded = [t for t in model.CREATION_LIMITED if len(found[t]) < (1 if t == "houses" else 2)]
+    if unbounded:
+        raise Disagreement(f"the creation limit of {', '.join(unbounded)} has no number per house (its trigger's "
+                           "third argument); model says a house's invites and API keys are bounded too")
     return found
 
 
