@@ -9,7 +9,7 @@ always rolled back, so nothing stays):
 - invite look-ups, API-key resolution and secret reads answer as the model says;
 - random writes succeed exactly when the model allows them, and afterwards
   every table holds what the model holds;
-- a systematic sweep (each probe rolled back) tries what an UPDATE without WHERE
+- a systematic sweep (sweep.py; each probe rolled back) tries what an UPDATE without WHERE
   reaches, every updatable column of a live and a deleted row, inserts and the
   credential functions by one caller of every kind, and service_role's invariants;
 - another database role presenting a user's token gets nothing (policies are
@@ -19,6 +19,7 @@ always rolled back, so nothing stays):
 from __future__ import annotations
 
 import json
+import logging
 import random
 from functools import lru_cache, partial
 from types import SimpleNamespace
@@ -40,7 +41,7 @@ from .report import describe, namer
 from .verdict import Shrinking
 from .worlds import callers as callers_of
 from .worlds import LOADED, load, projection, rows_of, rows_sql, world_specs
-from .writes import NOW, bulk_touch, execute, judge_kept, keep_write, session, try_write, writes
+from .writes import judge_kept, keep_write, session, writes
 
 WRITES_PER_WORLD = 8
 
@@ -311,9 +312,6 @@ def probe_caller(world: World, role: str) -> Caller:
 
 
 INSUFFICIENT_PRIVILEGE = psycopg.errors.InsufficientPrivilege.sqlstate
-# A table, column, function, schema or object the property reads is missing: the
-# database is not at head. Any other error in a world is the schema misbehaving.
-NOT_AT_HEAD = ("42P01", "42703", "42883", "3F000", "42704")
 PRIVATE_TABLES = ("arbe_private.invite_tokens", "arbe_private.api_key_hashes", "arbe_private.secret_values",
                   "arbe_private.thread_ids", "arbe_private.creation_slots")
 
@@ -464,298 +462,6 @@ def check_touched(write, accepted: bool, before: tuple, after: tuple, label: str
                            f"{after[1]}; model says a no-op write leaves it")
 
 
-def probe(probes: Probes, world: World, caller: Caller, write) -> None:
-    """Queue a write, always rolled back: accepted exactly when the model allows
-    it. Judged when the batch runs, against ``world`` as it is then: the world
-    must not change before (the sweep changes only copies)."""
-    try_write(probes, world.perms, caller, write, partial(_expect, world, caller, write))
-
-
-def representatives(world: World, callers: list[Caller], house) -> list[Caller]:
-    """One caller of each kind for a house, highest role first: each role in it,
-    an outsider, and the nobodies."""
-    by_kind = {}
-    for c in callers:
-        if c.user_id:
-            # (and, in a soft-deleted house, the role its members would have: a check that
-            # forgets the house's liveness lets exactly them through)
-            held = next((m.data["role"] for m in world.rows["members"].values() if m.house_id == house
-                         and m.data["user_id"] == c.user_id and not m.deleted), None)
-            by_kind.setdefault((world.role_in(c.user_id, house) or "outsider", _left(world, c, house), held), c)
-    ranked = sorted(by_kind.items(), key=lambda kv: (-model.RANK.get(kv[0][0], 0), kv[0][1]))
-    return [c for _, c in ranked] + [c for c in callers if not c.user_id and c.probed]
-
-
-def _left(world: World, caller: Caller, house) -> bool:
-    """The caller once had a membership in the house that is soft-deleted now."""
-    return any(m.house_id == house and m.data["user_id"] == caller.user_id and m.deleted
-               for m in world.rows["members"].values())
-
-
-def _sweep_rejoin(conn, world: World, callers: list[Caller]) -> None:
-    """A member who left accepts a new invite, kept (then rolled back) and the state
-    compared: they are a member again, with a membership of their own."""
-    for token, invite in world.tokens.items():
-        row = world.rows["invites"].get(invite)
-        write = model.Call("accept_invite", (token,))
-        rejoiner = next((c for c in callers if row and c.user_id and _left(world, c, row.house_id)
-                         and world.role_in(c.user_id, row.house_id) is None and model.allowed(world, c, write)), None)
-        if rejoiner:
-            with conn.transaction(force_rollback=True):
-                check_write(conn, world.copy(), rejoiner, write)
-            return
-
-
-SERVICE = Caller("service_role", role="service_role", claims='{"role":"service_role"}')
-
-
-def _sweep_service(probes: Probes, world: World, table: str, row, ids, users) -> None:
-    """Trusted server code is held to the invariants too: immutable columns stay
-    (docs/model.md §3: house_id never changes), and children inherit their parent's house."""
-    import uuid
-
-    for column in sorted(world.perms[table].immutable):
-        current = row.house_id if column == "house_id" else row.data.get(column)
-        value = {"house_id": _other(ids["houses"], current), "email": "other@example.com",
-                 "role": "admin" if current == "member" else "member"}.get(column, _other(users, current))
-        if value != current:
-            write = model.Update(table, row.id, column, value)
-            try_write(probes, world.perms, SERVICE, write,
-                      partial(_service_refused, write, f"{table}.{column} is immutable"))
-    for column, parent_table in world.perms[table].parents:
-        parent = next((i for i in ids[parent_table] if world.rows[parent_table][i].house_id == row.house_id), None)
-        if parent is None:
-            continue
-        write = model.Insert(table, uuid.uuid5(uuid.NAMESPACE_URL, f"service/{table}/{column}"), None,
-                             parents=((column, parent),))
-        try_write(probes, world.perms, SERVICE, write, partial(_service_accepted, write, f"its {parent_table[:-1]}'s house"))
-
-
-def _service_refused(write, why: str, outcome: tuple) -> None:
-    if outcome[0]:
-        raise Disagreement(f"service_role: {write!r} was accepted; {why}")
-
-
-def _service_accepted(write, house: str, outcome: tuple) -> None:
-    if not outcome[0]:
-        raise Disagreement(f"service_role: {write!r} was refused ({outcome[2]}); the child should take {house}")
-
-
-def _other(ids: list, current):
-    return next((i for i in ids if i != current), current)
-
-
-def sweep(conn, world: World, callers: list[Caller], tables) -> None:
-    """Systematic probes, each rolled back, so no table, column or role is left
-    to chance: what an UPDATE without WHERE reaches; every updatable column of a
-    live and of a deleted row; inserts with and without house and author; and
-    the credential functions, each by one caller of every kind.
-
-    The probes are queued and run in batches (testing/probes.py), each batch
-    before the next write that is kept, and judged in the order queued: the
-    first disagreement reported is the one probing one by one would report."""
-    ids = {t: sorted(world.rows[t], key=str) for t in world.perms.names}
-    # The core house ("house 0", see worlds.CORE_ROWS) first: it has every role.
-    ids["houses"].sort(key=lambda h: world.rows["houses"][h].data["name"] != "house 0")
-    users = sorted(world.users, key=str)
-    with Probes(conn) as probes:
-        for table in tables:
-            _sweep_table(conn, probes, world, callers, table, ids, users)
-        if "invites" in tables or "api_keys" in tables or "secrets" in tables:
-            _sweep_functions(probes, world, callers, ids)
-    if "invites" in tables:
-        _sweep_rejoin(conn, world, callers)
-    if "houses" in tables:
-        _sweep_house_liveness(conn, world, callers, ids)
-    if "agents" in tables:
-        _sweep_agent_liveness(conn, world, callers, ids)
-    if "members" in tables:
-        _sweep_hard_deletes(conn, world, callers, ids)
-
-
-def _sweep_table(conn, probes: Probes, world: World, callers: list[Caller], table: str, ids, users) -> None:
-    """One table's probes: UPDATE without WHERE by every caller, each updatable
-    column of the chosen rows by one caller of each kind, service_role's
-    invariants, the inserts."""
-    for caller in callers:
-        bulk_touch(probes, world.perms, caller, table, partial(_touched, world, caller, table))
-    rows = world.rows[table]
-    # One live and one deleted row; every membership, since who may change
-    # one depends on whose it is.
-    chosen = [rows[i] for i in ids[table] if table == "members"] or [
-        next((rows[i] for i in ids[table] if rows[i].deleted == deleted), None) for deleted in (False, True)]
-    rules = world.perms[table]
-    if rules.agent_key.update:  # and a live row an agent key reaches: its allowed and refused columns
-        scopes = {model.live_key(world, c.api_key_id) for c in callers if c.api_key_id}
-        chosen.append(next((rows[i] for i in ids[table] if not rows[i].deleted
-                            and (rows[i].house_id, rows[i].data[rules.agent_column]) in scopes), None))
-    for row in filter(None, chosen):
-        deleted = row.deleted
-        kinds = representatives(world, callers, row.house_id)
-        for column, source in rules.update_probes.items():
-            current = row.house_id if column == "house_id" else row.data.get(column)
-            values = ([NOW] if source == NOW else [_other(users, current)] if source == "@users"
-                      else [_other(ids[source[1:]], current)] if isinstance(source, str) else source)
-            for value in values:
-                for caller in kinds[: None if not deleted else 1]:
-                    probe(probes, world, caller, model.Update(table, row.id, column, value))
-        for caller in kinds:  # a hard DELETE, which no caller may send
-            probe(probes, world, caller, model.Delete(table, row.id))
-        if not deleted:
-            _sweep_service(probes, world, table, row, ids, users)
-    _sweep_inserts(conn, probes, world, callers, table, ids, users)
-    _sweep_kept(conn, world, callers, table, [r for r in filter(None, chosen) if not r.deleted])
-
-
-# Columns whose write a probe (rolled back, judged only by accepted or refused) cannot
-# judge: what the write leaves behind is the point. The liveness copies a caller may
-# send but never set, and updated_at, which the server stamps.
-KEPT_COLUMNS = ("house_deleted_at", "agent_deleted_at", "updated_at")
-
-
-def _sweep_kept(conn, world: World, callers: list[Caller], table: str, rows: list[Row]) -> None:
-    """Each KEPT_COLUMNS column the table's probes name, written with now(), and one column
-    written with the value it has, each on the first live row someone may write it on, by a
-    key if one may (its column limits are what could forget updated_at), else the first
-    caller allowed (in a rolled-back savepoint); then every table, copy and timestamp is
-    compared with the model."""
-    rules = world.perms[table]
-    # And a no-op: a column the model holds set to the value it has (updated_at must stay).
-    same = next((c for c in rules.update_probes if c in rules.columns and c not in rules.immutable
-                 and c not in dict(rules.parents)), None)
-    for column in [c for c in rules.update_probes if c in KEPT_COLUMNS] + ([same] if same else []):
-        for row in rows:
-            write = model.Update(table, row.id, column, row.data.get(column) if column == same else NOW)
-            if write.value is None:
-                continue
-            allowed = [c for c in representatives(world, callers, row.house_id) if model.allowed(world, c, write)]
-            writer = next((c for c in allowed if c.api_key_id), next(iter(allowed), None))
-            if writer:
-                with conn.transaction(force_rollback=True):
-                    check_write(conn, world.copy(), writer, write)
-                break
-
-
-def _touched(world: World, caller: Caller, table: str, got: int | None) -> None:
-    want = model.bulk_touch(world, caller, table)
-    if got != want:
-        raise Disagreement(f"{caller.label}: UPDATE {table} (no WHERE) touched {got} rows; model says {want}")
-
-
-def _sweep_hard_deletes(conn, world: World, callers: list[Caller], ids) -> None:
-    """service_role's DELETE of the core house's owners one by one, and the
-    deletion of an owner's account (auth.users, memberships cascading): the model
-    soft-deletes a live house whose last live owner goes (docs/decisions.md)."""
-    core = ids["houses"][0]
-    with conn.transaction(force_rollback=True):
-        gone = world.copy()
-        for member in [m for m in ids["members"] if m in {o.id for o in world.live_owners(core)}]:
-            with acting_as(conn, *session(SERVICE), keep=True) as cur:
-                cur.execute("DELETE FROM public.members WHERE id = %s", (member,))
-            model.hard_delete_members(gone, [member])
-            check_state(conn, gone, f"service_role: DELETE members {namer(world)([member])[0]}")
-        check_reads(conn, gone, callers)
-    owner = world.rows["houses"][core].data["created_by"]
-    if owner is not None:
-        with conn.transaction(force_rollback=True):
-            gone = world.copy()
-            conn.execute("DELETE FROM auth.users WHERE id = %s", (owner,))  # as the auth server does
-            model.delete_account(gone, owner)
-            check_state(conn, gone, "DELETE FROM auth.users (the core house's creator)")
-            check_reads(conn, gone, callers)
-
-
-def _sweep_house_liveness(conn, world: World, callers: list[Caller], ids) -> None:
-    """A house's soft delete (by its owner) and restore (by service_role) reach
-    every membership and key at once. (Memberships and keys carry a copy of their
-    house's deleted_at; this is its upkeep.)"""
-    dead = [h for h in ids["houses"] if world.rows["houses"][h].deleted]
-    _sweep_liveness(conn, world, callers, "houses", ids["houses"][0], next(iter(dead), None))
-
-
-def _sweep_agent_liveness(conn, world: World, callers: list[Caller], ids) -> None:
-    """An agent's soft delete (by the core house's highest-ranked member) and
-    restore (by service_role) reach its keys at once. (Keys carry a copy of their
-    agent's deleted_at; this is its upkeep.)"""
-    keyed = {r.data["agent_id"] for r in world.rows["api_keys"].values()}
-    agents = [world.rows["agents"][a] for a in ids["agents"] if a in keyed]
-    core = [a.id for a in agents if a.house_id == ids["houses"][0] and not a.deleted]
-    dead = [a.id for a in agents if a.deleted and world.house_live(a.house_id)]
-    _sweep_liveness(conn, world, callers, "agents", next(iter(core), None), next(iter(dead), None))
-
-
-def _sweep_liveness(conn, world: World, callers: list[Caller], table: str, live, dead) -> None:
-    """Soft-delete the live row (as its house's highest-ranked member), restore the
-    dead one (as service_role), each in a rolled-back savepoint; after each, every
-    caller reads what the model says."""
-    if live is not None:
-        with conn.transaction(force_rollback=True):
-            gone = world.copy()
-            deleter = representatives(world, callers, world.rows[table][live].house_id)[0]
-            check_write(conn, gone, deleter, model.Update(table, live, "deleted_at", NOW))
-            check_reads(conn, gone, callers)
-    if dead is not None:
-        with conn.transaction(force_rollback=True):
-            if not execute(conn, world.perms, SERVICE, model.Update(table, dead, "deleted_at", None))[0]:
-                raise Disagreement(f"service_role could not restore a soft-deleted {table[:-1]}")
-            back = world.copy()
-            back.rows[table][dead].deleted = False
-            check_reads(conn, back, callers)
-
-
-def _sweep_inserts(conn, probes: Probes, world, callers, table, ids, users) -> None:
-    import uuid
-
-    house = ids["houses"][0]
-    rules = world.perms[table]
-    own = {t: next((i for i in ids[t] if world.rows[t][i].house_id == house), None) for _, t in rules.parents}
-    first_parent = tuple((c, own[t]) for c, t in rules.parents[:1])  # one parent: configs allow only one
-    key_inserts = []
-    for caller in representatives(world, callers, house):
-        if rules.agent_key.insert and caller.api_key_id:  # a key's own agent, with and without the house
-            scope = model.live_key(world, caller.api_key_id) or (house, dict(first_parent).get(rules.agent_column))
-            for n, with_house in enumerate((True, False)):
-                write = model.Insert(table, uuid.uuid5(uuid.NAMESPACE_URL, f"key/{table}/{caller.label}/{n}"),
-                                     scope[0] if with_house else None, None, ((rules.agent_column, scope[1]),))
-                probe(probes, world, caller, write)
-                key_inserts.append((caller, write))
-        for n, (with_house, author) in enumerate(((True, None), (False, None), (True, _other(users, caller.user_id)))):
-            write = model.Insert(table, uuid.uuid5(uuid.NAMESPACE_URL, f"{table}/{house}/{caller.label}/{n}"),
-                                 house if with_house else None, author, first_parent)
-            probe(probes, world, caller, write)
-    probes.run()  # before the kept write, which changes the database
-    # One insert kept (then rolled back) and the whole state compared, so what a
-    # probe cannot see (the row's timestamps: the client sends its own) is checked.
-    kept = next(((c, w) for c in representatives(world, callers, house) for w in [model.Insert(
-        table, uuid.uuid5(uuid.NAMESPACE_URL, f"{table}/{house}/{c.label}/kept"), house, None, first_parent)]
-        if model.allowed(world, c, w)), None)
-    # And a key's, which goes through its own policy (and must not keep its clock either).
-    kept_by_key = next(((c, w) for c, w in key_inserts if model.allowed(world, c, w)), None)
-    for writer in filter(None, (kept, kept_by_key)):
-        with conn.transaction(force_rollback=True):
-            check_write(conn, world.copy(), *writer)
-
-
-def _sweep_functions(probes: Probes, world, callers, ids) -> None:
-    # The core house, a soft-deleted one if any, and one more.
-    deleted = [h for h in ids["houses"] if world.rows["houses"][h].deleted][:1]
-    for house in dict.fromkeys(ids["houses"][:1] + deleted + ids["houses"][1:2]):
-        agents = [a for a in ids["agents"] if world.rows["agents"][a].house_id == house]
-        for caller in representatives(world, callers, house):
-            if caller.anon or caller.role:
-                continue  # no EXECUTE at all: covered by the grants, not by the function
-            email = caller.email or "x@example.com"
-            for write in (model.Call("create_invite", (house, email, "member")),
-                          model.Call("create_invite", (house, email, "owner")),
-                          model.Call("create_api_key", (house, agents[0] if agents else None, "k"))):
-                probe(probes, world, caller, write)
-            for secret in [s for s in ids["secrets"] if world.rows["secrets"][s].house_id == house][:1]:
-                probe(probes, world, caller, model.Call("set_secret", (secret, "v")))
-    for token in world.tokens:
-        for caller in callers:
-            if not caller.anon and not caller.role:
-                probe(probes, world, caller, model.Call("accept_invite", (token,)))
-
 
 def prepare_run(conn, perms: Permissions) -> str:
     """The checks that need no world, then what every world shares: the probe
@@ -775,30 +481,51 @@ def check_world(conn, perms: Permissions, spec, data, probe_role: str, n_writes:
                 sweep_tables=None) -> None:
     """The whole property for one world, in a savepoint that is always rolled back.
     A disagreement carries the world it happened in and the writes that led there."""
+    from .sweep import sweep  # here, not at the top: sweep.py builds on this module's write checks
+
     history: list[str] = []
+    doing = ["loading the world (as service_role)"]
+    world, failed = None, None
     with conn.transaction(force_rollback=True):
-        world = load(conn, spec, perms)
-        callers = callers_of(world) + [probe_caller(world, probe_role)]
         try:
+            world = load(conn, spec, perms)
+            callers = callers_of(world) + [probe_caller(world, probe_role)]
+            doing.append("reading the world as every caller")
             check_reads(conn, world, callers)
             check_private_unreadable(conn, callers)
+            doing.append("the systematic sweep")
             sweep(conn, world, callers, perms.names if sweep_tables is None else sweep_tables)
             for _ in range(n_writes):
                 caller, write = data.draw(writes(world, callers))
                 history.append(f"{caller.label}: {write!r}")
+                doing.append(f"writing ({history[-1]})")
                 check_write(conn, world, caller, write)
+            doing.append("reading the world as every caller after the writes")
             check_reads(conn, world, callers)
             check_secrets_sealed(conn, world)
             check_private_behind_rls(conn)
         except Disagreement as exc:
             raise Disagreement(f"{exc}\n{describe(world, history)}") from None
         except psycopg.Error as exc:
-            if (exc.sqlstate or "") in NOT_AT_HEAD:
-                raise  # the schema lacks what the property reads: not a disagreement (rls/command.py)
-            last = history[-1] if history else "reading the world"
-            raise Disagreement(f"a statement failed ({exc.sqlstate}: {exc.diag.message_primary}) after {last}; "
-                               f"the model expects an answer or a refusal, not an error\n"
-                               f"{describe(world, history)}") from None
+            # The database is at head (the command checks the revision first): a statement
+            # that fails here is the schema misbehaving, whatever the error (a missing column
+            # included: a function body may name one), so a disagreement naming it.
+            failed = (f"a statement failed ({exc.sqlstate}: {exc.diag.message_primary}{_where(exc)}) "
+                      f"while {doing[-1]}; the model expects an answer or a refusal, not an error"
+                      + (f"\n{describe(world, history)}" if world else ""))
+    if failed:
+        # Raised outside the handler, so it carries no psycopg error as its context: where in
+        # the driver an aborted pipeline surfaces varies from run to run, and hypothesis would
+        # take the replay of the same failing world for a different (flaky) failure.
+        raise Disagreement(failed)
+
+
+def _where(exc: psycopg.Error) -> str:
+    """The statement that failed, as the server names it: the query inside a function,
+    and the innermost function and line (empty for a top-level statement)."""
+    parts = [f"in {q!r}" for q in [exc.diag.internal_query] if q]
+    parts += [line for line in (exc.diag.context or "").strip().splitlines()[:1] if line]
+    return "".join(f"; {p}" for p in parts)
 
 
 # Without a full sweep, each world sweeps one table. Drawn, not taken in turn:
@@ -829,7 +556,21 @@ def run(dsn: str, perms: Permissions, *, examples: int = 100, seed_value: int = 
     shrinking it stops after ``shrink_seconds`` (None: hypothesis's own bound), see verdict.py.
     ``setup``: SQL run first inside the run's transaction, so rolled back with it (a mutant)."""
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
-    verdict = Shrinking(shrink_seconds, on_found)
+    # A statement that fails inside a pipelined read becomes a disagreement naming it
+    # (check_world); psycopg also warns that it could not end the aborted pipeline, which
+    # says nothing more and would come before the one line the command prints.
+    quiet = logging.getLogger("psycopg")
+    level = quiet.level
+    quiet.setLevel(max(level, logging.ERROR))
+    try:
+        _run(dsn, perms, examples, seed_value, on_example, phases, full_sweep, Shrinking(shrink_seconds, on_found),
+             setup)
+    finally:
+        quiet.setLevel(level)
+
+
+def _run(dsn: str, perms: Permissions, examples: int, seed_value: int, on_example, phases, full_sweep: bool,
+         verdict: Shrinking, setup: str | None) -> None:
     # One transaction for the whole run (rolled back at the end), one savepoint per
     # world: the shared grants and role are made once, not re-made (and every plan
     # re-made after them) for each world.

@@ -226,9 +226,13 @@ class Delete:
 class Call:
     function: str
     args: tuple
+    # "public": through the Data API wrapper of the same name (policies/70_data_api.sql), which
+    # the Supabase clients call; the rules are the same, so the model does not look at it.
+    schema: str = "arbe"
 
     def __repr__(self) -> str:
-        return f"{self.function}({', '.join(str(a)[:12] for a in self.args)})"
+        via = "public." if self.schema == "public" else ""
+        return f"{via}{self.function}({', '.join(str(a)[:12] for a in self.args)})"
 
 
 def _parent_house(world: World, caller: Caller, table: str, write: Insert) -> UUID | None:
@@ -455,6 +459,12 @@ def apply(world: World, caller: Caller, write) -> list[tuple[str, Row]]:
     elif write.function == "set_secret":
         world.secret_values[write.args[0]] = write.args[1]
     return pending
+
+
+# Whose creations are bounded (docs/decisions.md): houses per user; invites and API keys
+# per member of a house and per house. The numbers are the project's (the trigger
+# arguments in triggers/45_limits.sql); that each is bounded is the model's.
+CREATION_LIMITED = ("houses", "invites", "api_keys")
 
 
 # ------------------------------------------------------------------ hard deletes (service_role, auth)

@@ -51,9 +51,9 @@ from ..permissions import Permissions
 # apply to it) and never take a timestamp from the caller, so dropping one of
 # these changes nothing a caller can do. (The stamps of the tables callers do
 # insert into are mutated: the property sends client timestamps and checks.)
-# The creation limits (triggers/45_limits.sql) bound how much, not who: no world
-# creates 20 houses, so tests/test_creation_limits.py is what drops them red; their
-# serialising slot row is mutated (lock_mutants.LOCK_MUTATIONS) and the races kill it.
+# (The creation limits, triggers/45_limits.sql, are mutated: the property fills a
+# world up to each limit cheaply, rls/paths.py; their serialising slot row is a
+# lock mutant, lock_mutants.LOCK_MUTATIONS, that the races kill.)
 # The thread id registry (triggers/27_thread_ids.sql) guards ids across a hard
 # delete by service_role, which no world makes; tests/test_ids_and_key_ownership.py
 # drops it red; reading it before writing it is a lock mutant the races kill.
@@ -61,7 +61,7 @@ from ..permissions import Permissions
 # property soft-deletes and revokes with now() itself, so tests/test_timestamps.py
 # is what drops them red.
 NOT_SECURITY_TRIGGERS = ("_touch_updated_at", "members_stamp_inserted", "invites_stamp_inserted",
-                         "api_keys_stamp_inserted", "_limit_creation", "threads_register_id", "_stamp_dated")
+                         "api_keys_stamp_inserted", "threads_register_id", "_stamp_dated")
 # arbe.lock_house and arbe.lock_agent, the writes of the house and agent rows that
 # serialise their soft delete with new memberships, new keys and owner changes
 # (triggers/25, triggers/26), have no mutant the property could see: what they
@@ -132,7 +132,9 @@ FUNCTION_MUTATIONS = {
                              "NEW.agent_deleted_at := (SELECT a.deleted_at", "NEW.agent_deleted_at := (SELECT NULL")],
     # The standing both invites (acceptable_invite) and the house's creation count ask of a creator.
     "holds_admin_standing": [("removed admins keep their standing", "\n          AND m.deleted_at IS NULL", ""),
-                             ("demoted admins keep their standing", "m.role IN ('owner', 'admin')", "true")],
+                             ("demoted admins keep their standing", "m.role IN ('owner', 'admin')", "true"),
+                             ("an inviter's standing in another house counts",
+                              "WHERE m.house_id = holds_admin_standing.house_id AND m.user_id", "WHERE m.user_id")],
     "created_house_has_members": [("a creator who left still sees the house", "SELECT EXISTS", "SELECT NOT EXISTS")],
     "keep_immutable": [("set-once columns change freely", " AND jsonb_typeof(old_row -> col) = 'null'", "")],
     "freeze_deleted": [("deleted rows stay writable", "IF OLD.deleted_at IS NOT NULL AND", "IF false AND")],
@@ -141,15 +143,27 @@ FUNCTION_MUTATIONS = {
         ("admins grant owner", "AND my_role IS DISTINCT FROM 'owner' THEN", "AND false THEN"),
         ("admins remove owners", "AND OLD.role <> 'owner'", ""),
     ],
-    "assert_keeps_an_owner": [("the last owner may go", "IF NOT EXISTS", "IF false AND NOT EXISTS")],
+    "assert_keeps_an_owner": [("the last owner may go", "IF NOT EXISTS", "IF false AND NOT EXISTS"),
+                              # service_role in a soft-deleted house (rls/paths.py)
+                              ("a soft-deleted house keeps its last owner too",
+                               "IF house.id IS NULL OR house.deleted_at IS NOT NULL THEN", "IF house.id IS NULL THEN")],
     "retire_ownerless_house": [("a house outlives its last owner's hard delete", "IF house.id IS NOT NULL",
-                                "IF false AND house.id IS NOT NULL")],
+                                "IF false AND house.id IS NOT NULL"),
+                               ("a soft-deleted house is deleted again", "house.id IS NOT NULL AND house.deleted_at IS NULL",
+                                "house.id IS NOT NULL")],
+    # A world at its limits (rls/paths.py).
+    "limit_creation": [("one creation past the limit", "IF mine >= per_creator THEN", "IF mine > per_creator THEN"),
+                       ("the house's count takes creators without standing",
+                        "FILTER (WHERE arbe.holds_admin_standing($1, c))", "FILTER (WHERE true)"),
+                       ("no limit per house", "IF housewide >= per_house THEN", "IF false THEN")],
     "guard_houses": [("admins delete houses", "IF arbe.house_role(OLD.id) IS DISTINCT FROM 'owner' THEN", "IF false THEN")],
     # (On a database with a C locale lower() folds only ASCII anyway; NFKC folds
     # the Kelvin sign to K everywhere, as a Unicode-aware lower() does on Supabase.)
     "email_key": [("emails folded beyond ASCII", 'pg_catalog.btrim(email) COLLATE pg_catalog."C"',
-                   "pg_catalog.normalize(pg_catalog.btrim(email), 'NFKC')")],
+                   "pg_catalog.normalize(pg_catalog.btrim(email), 'NFKC')"),
+                  ("surrounding spaces kept", "pg_catalog.btrim(email) COLLATE", "email COLLATE")],
     "create_invite": [
+        ("emails stored as typed", "arbe.email_key(create_invite.email)", "create_invite.email"),
         ("members invite", "< arbe.role_rank('admin') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can invite'",
          "< arbe.role_rank('member') THEN\n        RAISE EXCEPTION 'only an admin or owner of the house can invite'"),
         # (No "invites grant owner": the invites.role CHECK refuses it a second time.)
@@ -163,6 +177,9 @@ FUNCTION_MUTATIONS = {
         ("invites of removed admins accepted", "OR arbe.holds_admin_standing(i.house_id, i.invited_by))",
          "OR true)"),
     ],
+    # A statement that errors is a disagreement (naming it), never "is the database at head?".
+    "lookup_invite": [("the look-up reads a column that is not there", "SELECT i.house_id, h.name, i.role, i.expires_at",
+                       "SELECT i.house_id, h.name, i.role, i.expired_at")],
     # accept_invite's own look-up, after the lock, no longer asks acceptable_invite:
     # a soft-deleted (revoked) invite is accepted even though lookup_invite hides it.
     "accept_invite": [("a member who left cannot come back",
@@ -183,6 +200,22 @@ FUNCTION_MUTATIONS = {
     "secret_keystream": [("secret values stored in clear", "arbe_private.prf(\n            enc_key, nonce || pg_catalog.int4send(i), via)",
                           "pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')")],
 }
+# The Data API wrappers (policies/70_data_api.sql), public's functions of arbe's names:
+# wrapper -> [(what the mutation does, text in its source, replacement)], checked like FUNCTION_MUTATIONS.
+WRAPPER_MUTATIONS = {
+    "create_invite": [("invites grant admin", "create_invite.email, create_invite.role)", "create_invite.email, 'admin')")],
+    "create_api_key": [("agent keys made house-wide", "create_api_key.agent_id, create_api_key.name)",
+                        "NULL, create_api_key.name)")],
+}
+WRAPPERS = ("public.create_invite(uuid, text, text)", "public.lookup_invite(text)", "public.accept_invite(text)",
+            "public.create_api_key(uuid, uuid, text)", "public.set_secret(uuid, text)")
+# Their grants: the Data API is how clients call them, and they must add no privilege.
+WRAPPER_GRANTS = (
+    ("Data API wrappers: not executable by authenticated", f"REVOKE EXECUTE ON FUNCTION {', '.join(WRAPPERS)} FROM authenticated;"),
+    ("Data API wrappers: SECURITY DEFINER, executable by PUBLIC",
+     " ".join(f"ALTER FUNCTION {w} SECURITY DEFINER;" for w in WRAPPERS)
+     + f" GRANT EXECUTE ON FUNCTION {', '.join(WRAPPERS)} TO PUBLIC;"),
+)
 # trigger -> [(what the mutation does, text in its CREATE TRIGGER, replacement)], checked like FUNCTION_MUTATIONS.
 # Curated mutations apply to the bookkeeping triggers too (NOT_SECURITY_TRIGGERS are
 # only never dropped): their WHEN clauses decide when a rule runs at all.
@@ -286,7 +319,7 @@ def derive(project: Project, perms: Permissions) -> list[Mutant]:
     from . import sealing, views
 
     mutants: list[Mutant] = _table_mutants(perms)
-    seen_functions, seen_triggers, functions = set(), set(), []
+    seen_functions, seen_triggers, seen_wrappers, functions = set(), set(), set(), []
     curated = {f: FUNCTION_MUTATIONS.get(f, []) + sealing.MUTATIONS.get(f, [])
                for f in {*FUNCTION_MUTATIONS, *sealing.MUTATIONS}}
     for f in declarative_files(project):
@@ -302,6 +335,9 @@ def derive(project: Project, perms: Permissions) -> list[Mutant]:
                                           f"DROP TRIGGER {node.trigname} ON public.{node.relation.relname};", f.relpath))
                 seen_triggers.add(node.trigname)
                 mutants += _curated_mutants("trigger", TRIGGER_MUTATIONS, node.trigname, source, f.relpath)
+            elif kind == "CreateFunctionStmt" and node.funcname[0].sval == "public":
+                seen_wrappers.add(node.funcname[-1].sval)
+                mutants += _curated_mutants("wrapper", WRAPPER_MUTATIONS, node.funcname[-1].sval, source, f.relpath)
             elif kind == "CreateFunctionStmt" and node.funcname[0].sval in ("arbe", "arbe_private"):
                 # (FUNCTION_MUTATIONS names arbe's and arbe_private's functions; public's Data API
                 # wrappers share arbe's names.)
@@ -318,11 +354,14 @@ def derive(project: Project, perms: Permissions) -> list[Mutant]:
                     grantees = ", ".join(g.rolename for g in node.grantees)
                     mutants.append(Mutant(f"grant on {obj.relname}: all columns",
                                           f"GRANT UPDATE ON public.{obj.relname} TO {grantees};", f.relpath))
-    missing = (set(curated) - seen_functions) | (set(TRIGGER_MUTATIONS) - seen_triggers)
+    missing = ((set(curated) - seen_functions) | (set(TRIGGER_MUTATIONS) - seen_triggers)
+               | (set(WRAPPER_MUTATIONS) - seen_wrappers))
     if missing:
-        raise ArbedbError(f"FUNCTION_MUTATIONS or TRIGGER_MUTATIONS names what is not in policies/ or triggers/: "
+        raise ArbedbError(f"FUNCTION_MUTATIONS, TRIGGER_MUTATIONS or WRAPPER_MUTATIONS names what is not in policies/ "
+                          "or triggers/: "
                           f"{sorted(missing)}")
     mutants.append(Mutant("arbe_private's tables readable by callers", PRIVATE_GRANT, "policies/00_privileges.sql"))
+    mutants += [Mutant(name, text, "policies/70_data_api.sql") for name, text in WRAPPER_GRANTS]
     mutants += [Mutant(f"execute {fn} granted to authenticated", f"GRANT EXECUTE ON FUNCTION {fn} TO authenticated;",
                        "policies/") for fn in SERVICE_ONLY + OWNER_ONLY]
     return mutants + views.mutants(project, functions)

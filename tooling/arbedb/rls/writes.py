@@ -128,7 +128,7 @@ def _statement(write, perms: Permissions) -> tuple[str, list]:
         return _text("update", write.table, (write.column, now)), [write.row_id] if now else [write.value, write.row_id]
     if isinstance(write, Delete):
         return _text("delete", write.table, ()), [write.row_id]
-    return _text("call", write.function, len(write.args)), list(write.args)
+    return _text("call", f"{write.schema}.{write.function}", len(write.args)), list(write.args)
 
 
 @lru_cache(maxsize=None)
@@ -146,8 +146,9 @@ def _text(kind: str, name: str, shape) -> str:
     elif kind == "delete":
         statement = sql.SQL("DELETE FROM public.{} WHERE id = %s").format(sql.Identifier(name))
     else:
-        statement = sql.SQL("SELECT arbe.{}({})").format(sql.Identifier(name), sql.SQL(", ").join(
-            sql.Placeholder() * shape))
+        schema, function = name.split(".")
+        statement = sql.SQL("SELECT {}.{}({})").format(sql.Identifier(schema), sql.Identifier(function),
+                                                      sql.SQL(", ").join(sql.Placeholder() * shape))
     return statement.as_string()
 
 
