@@ -10,6 +10,7 @@ import pytest
 from arbedb.errors import ArbedbError
 from arbedb.rls.mutants import Mutant, derive, run_mutants
 from conftest import PERMS
+from mutant_support import assert_killed_with
 
 
 def test_a_real_hole_is_killed_and_a_harmless_change_survives(arbedb_cluster, arbedb_template):
@@ -86,12 +87,7 @@ BLIND_SPOTS = {
 
 
 def test_the_blind_spots_mutants_are_killed(arbedb_cluster, arbedb_template, arbedb_project):
-    mutants = [m for m in derive(arbedb_project, PERMS) if m.name in BLIND_SPOTS]
-    assert len(mutants) == len(BLIND_SPOTS)
-    verdicts = run_mutants(arbedb_cluster.admin_dsn, arbedb_template, mutants, PERMS, examples=2, seed_value=0, jobs=2)
-    for verdict in verdicts:
-        assert verdict.killed, f"{verdict.mutant.name} survived: {verdict.reason}"
-        assert BLIND_SPOTS[verdict.mutant.name] in verdict.reason, (verdict.mutant.name, verdict.reason)
+    assert_killed_with(arbedb_cluster, arbedb_template, arbedb_project, BLIND_SPOTS)
 
 
 # The guards' trigger WHEN clauses (issue 19: the common write never enters PL/pgSQL):
@@ -105,9 +101,4 @@ WHEN_CLAUSES = {
 
 
 def test_the_when_clauses_mutants_are_killed(arbedb_cluster, arbedb_template, arbedb_project):
-    mutants = [m for m in derive(arbedb_project, PERMS) if m.name in WHEN_CLAUSES]
-    assert len(mutants) == len(WHEN_CLAUSES)
-    verdicts = run_mutants(arbedb_cluster.admin_dsn, arbedb_template, mutants, PERMS, examples=2, seed_value=0, jobs=2)
-    for verdict in verdicts:
-        assert verdict.killed, f"{verdict.mutant.name} survived: {verdict.reason}"
-        assert WHEN_CLAUSES[verdict.mutant.name] in verdict.reason, (verdict.mutant.name, verdict.reason)
+    assert_killed_with(arbedb_cluster, arbedb_template, arbedb_project, WHEN_CLAUSES)

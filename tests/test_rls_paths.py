@@ -13,8 +13,9 @@ import psycopg
 import pytest
 
 from arbedb.rls.checks import Disagreement, run
-from arbedb.rls.mutants import derive, run_mutants
+from arbedb.rls.mutants import derive
 from conftest import PERMS
+from mutant_support import assert_killed_with
 
 # Each mutant, and what its disagreement names. Every part of the sweep that kills them
 # is deterministic in every world (the core rows, the callers, the sweep), so two worlds
@@ -49,13 +50,7 @@ PATHS = {
 
 def test_the_paths_mutants_are_killed_and_the_schema_as_written_passes(arbedb_cluster, arbedb_template,
                                                                        arbedb_project):
-    mutants = [m for m in derive(arbedb_project, PERMS) if m.name in PATHS]
-    assert len(mutants) == len(PATHS)
-    # (run_mutants runs the unmutated schema beside them and stops if it fails)
-    verdicts = run_mutants(arbedb_cluster.admin_dsn, arbedb_template, mutants, PERMS, examples=2, seed_value=0, jobs=2)
-    for verdict in verdicts:
-        assert verdict.killed, f"{verdict.mutant.name} survived: {verdict.reason}"
-        assert PATHS[verdict.mutant.name] in verdict.reason, (verdict.mutant.name, verdict.reason)
+    assert_killed_with(arbedb_cluster, arbedb_template, arbedb_project, PATHS)
 
 
 def test_the_limits_follow_the_configured_numbers(arbedb_dsn):

@@ -54,6 +54,18 @@ class SetupFailed(Exception):
     """run()'s ``setup`` SQL (a mutant) could not be applied: no verdict on the schema."""
 
 
+def apply_setup(conn, setup: str | None) -> None:
+    """Apply ``setup`` (a mutant) in ``conn``'s open transaction, so it is rolled back with
+    it; SQL that does not apply is SetupFailed, never a verdict."""
+    if not setup:
+        return
+    try:
+        with conn.transaction():
+            conn.execute(setup)
+    except psycopg.Error as exc:
+        raise SetupFailed(f"{exc.sqlstate}: {exc.diag.message_primary}") from None
+
+
 @lru_cache(maxsize=8)
 def statements(perms: Permissions) -> SimpleNamespace:
     """The statements that read every declared table at once, composed once per run.
@@ -575,12 +587,7 @@ def _run(dsn: str, perms: Permissions, examples: int, seed_value: int, on_exampl
     # world: the shared grants and role are made once, not re-made (and every plan
     # re-made after them) for each world.
     with psycopg.connect(dsn) as conn, conn.transaction(force_rollback=True):
-        if setup:
-            try:
-                with conn.transaction():
-                    conn.execute(setup)
-            except psycopg.Error as exc:
-                raise SetupFailed(f"{exc.sqlstate}: {exc.diag.message_primary}") from None
+        apply_setup(conn, setup)
         fit = catalog_problems(conn, perms)
         if fit:  # a table the model does not know would go untested: refuse rather than pass
             raise ArbedbError(fit[0])

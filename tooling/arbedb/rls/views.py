@@ -22,17 +22,12 @@ def unseen(dsn: str, project: Project, electric_role: str | None = None, setup: 
     """The first thing wrong with the sealing or the electric role, or None; ``setup`` (a
     mutant) is applied first, in the same transaction, and rolled back with it (a mutant
     that does not apply raises checks.SetupFailed)."""
-    from .checks import SetupFailed
+    from .checks import apply_setup
 
     if electric_role:
         project = dataclasses.replace(project, extra={**project.extra, "electric_role": electric_role})
     with psycopg.connect(dsn) as conn, conn.transaction(force_rollback=True):
-        if setup:
-            try:
-                with conn.transaction():
-                    conn.execute(setup)
-            except psycopg.Error as exc:
-                raise SetupFailed(f"{exc.sqlstate}: {exc.diag.message_primary}") from None
+        apply_setup(conn, setup)
         try:
             with conn.transaction():
                 sealing.check(conn)
