@@ -9,7 +9,7 @@
 -- to_jsonb of both rows before, 17-28 µs a row; docs/performance.md). Not
 -- `old.* IS DISTINCT FROM new.*`, which needs an equality operator for every
 -- column and fails on a json column of a user's table. Every table's trigger
--- carries this WHEN (`arbedb new-table` writes it, lint ARB022 asks for it).
+-- carries this WHEN (`arbedb new-table` writes it, lint ARB026 asks for it).
 CREATE OR REPLACE FUNCTION arbe.touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
