@@ -63,7 +63,9 @@ def test_rls_test_json_and_junit(arbedb_dsn, arbedb_project, monkeypatch, tmp_pa
     _break(arbedb_dsn, "ALTER POLICY agents_select ON public.agents USING (true)")
     disagreed = CliRunner().invoke(main, args)
     assert disagreed.exit_code == 1
-    assert [f["code"] for f in json.loads(disagreed.output)["findings"]] == ["rls:disagreement"]
+    # stdout is the report alone; the notice of the disagreement, printed when found, is on stderr
+    assert [f["code"] for f in json.loads(disagreed.stdout)["findings"]] == ["rls:disagreement"]
+    assert "disagreement found in world" in disagreed.stderr
     assert {k: [type(r) for r in v] for k, v in _cases(tmp_path / "r.xml").items()} == {
         "property: rls:disagreement": [Failure]}
 

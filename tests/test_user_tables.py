@@ -172,7 +172,7 @@ def test_mutate_kills_the_user_tables_mutants(scaffolded, arbedb_cluster):
     template = arbedb_cluster.create_template(project)
     try:
         verdicts = run_mutants(arbedb_cluster.admin_dsn, template, mutants, perms, examples=WORLDS, seed_value=0,
-                               jobs=2)
+                               jobs=2, project=project)  # the electric role's mutants need what is not a caller's view
     finally:
         arbedb_cluster.drop_database(template)
     survivors = [f"{v.mutant.name}: {v.reason}" for v in verdicts if not v.killed]
