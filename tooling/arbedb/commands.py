@@ -9,7 +9,7 @@ from pathlib import Path
 from .engine import catalog
 from .config import Project
 from .engine.declarative import DeclarativeChanges, compare, read_record, recorded_inputs
-from .errors import ArbedbError
+from .errors import ArbedbError, first_line, unusable_database
 from .engine.history import alembic_config, script_directory
 from .engine.migration import sql_paths
 from .engine.runtime import APPLIED_TABLE, VERSION_SCHEMA, ApplyResult
@@ -24,8 +24,7 @@ def _run_alembic(fn, cfg, *args, **kwargs) -> ApplyResult:
     except CommandError as exc:
         raise ArbedbError(f"alembic: {exc}") from None
     except sqlalchemy.exc.OperationalError as exc:
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise ArbedbError(f"cannot use the database ({first}); check --dsn / DATABASE_URL") from None
+        raise unusable_database(first_line(exc.orig) if exc.orig else str(exc)) from None
     return cfg.attributes["result"]
 
 

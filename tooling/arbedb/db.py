@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .config import Project
-from .errors import ArbedbError
+from .errors import ArbedbError, first_line
 from .server import project_server
 
 CONNECT_TIMEOUT = 10  # seconds; a dsn's own connect_timeout or PGCONNECT_TIMEOUT wins
@@ -93,7 +93,7 @@ def open_connection(dsn: str, **kwargs):
     try:
         return psycopg.connect(dsn, **kwargs)
     except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        first = first_line(exc)
         if "timeout expired" in first:
             first = (f"nothing answered as PostgreSQL within {os.environ['PGCONNECT_TIMEOUT']}s: "
                      "is that the server's host and port?")

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from ..config import Project
-from ..errors import ArbedbError
+from ..errors import ArbedbError, first_line, unusable_database
 from .history import plain_line
 from .lock import APPLY_APPLICATION, VERSION_SCHEMA
 from .migration import sql_paths
@@ -130,10 +130,9 @@ def apply(project: Project, dsn: str, revisions: list[tuple[str, str, Path]], *,
             finish(conn, conn, project, result, declarative=True, redeclare=redeclare, downgraded=False,
                    at_head=bool(ids) and at == ids[-1])
     except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise ArbedbError(f"cannot use the database ({first}); check --dsn / DATABASE_URL") from None
+        raise unusable_database(first_line(exc)) from None
     except psycopg.Error as exc:  # outside any file, e.g. at COMMIT: a deferred constraint
-        raise ArbedbError(f"the apply failed ({str(exc).strip().splitlines()[0]}); "
+        raise ArbedbError(f"the apply failed ({first_line(exc)}); "
                           "the whole apply was rolled back, fix the cause and re-run") from None
     finally:
         conn.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..config import Project
 from ..db import connect
-from ..errors import ArbedbError
+from ..errors import ArbedbError, first_line
 from ..findings import Finding
 from ..permissions import Permissions, load_permissions
 from ..reporting import Check, Report
@@ -42,7 +42,7 @@ def property_test(dsn: str, perms: Permissions, *, examples: int, seed_value: in
     except (Disagreement, ArbedbError):
         raise
     except Exception as exc:  # the database could not even run a world
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ArbedbError(f"rls-test could not run on this database ({first}); is it at head? run `arbedb apply`")
     return PropertyResult(count[0], time.perf_counter() - started)
 

@@ -41,7 +41,7 @@ from pglast.enums import AlterTableType
 
 from ..config import Project
 from ..engine.declarative import declarative_files
-from ..errors import ArbedbError
+from ..errors import ArbedbError, first_line
 from ..permissions import Permissions
 
 # Triggers whose job is bookkeeping, not access control: dropping one changes
@@ -423,8 +423,7 @@ def _try(mutant: Mutant, perms, examples: int, seed_value: int, project: Project
             raise ArbedbError(f"mutant {mutant.name!r} ({mutant.source}) does not apply: {exc}; "
                               "update tooling/arbedb/rls/mutants.py") from None
         except Exception as exc:  # any failure of the property kills the mutant
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return Verdict(mutant, True, first[:300])
+            return Verdict(mutant, True, first_line(exc)[:300])
     finally:
         if mutant.electric_role and admin_dsn:  # cluster-wide: dropped in case a race clone committed it
             with psycopg.connect(admin_dsn, autocommit=True) as conn:

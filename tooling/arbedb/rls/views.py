@@ -15,6 +15,7 @@ import dataclasses
 import psycopg
 
 from ..config import Project
+from ..errors import first_line
 from . import electric_grants, lock_mutants, race_scenarios, sealing
 
 
@@ -33,7 +34,7 @@ def unseen(dsn: str, project: Project, electric_role: str | None = None, setup: 
                 sealing.check(conn)
                 electric_grants.check(conn, project)
         except (sealing.Unseen, psycopg.Error) as exc:
-            return _first_line(exc)
+            return first_line(exc)[:300]
     return None
 
 
@@ -42,7 +43,7 @@ def race_broken(dsn: str, groups: tuple[str, ...]) -> str | None:
     try:
         race_scenarios.check(dsn, groups)
     except Exception as exc:  # a race that cannot even run is broken too
-        return _first_line(exc)
+        return first_line(exc)[:300]
     return None
 
 
@@ -52,7 +53,3 @@ def mutants(project: Project, sources) -> list:
     function mutations (sealing.MUTATIONS), derived with mutants.FUNCTION_MUTATIONS."""
     return electric_grants.mutants(project) + lock_mutants.lock_mutants(sources)
 
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
